@@ -1,0 +1,167 @@
+//! `nightjard`, the Nightjar daemon, as a library: the binary parses flags and calls [`run`], and
+//! tests run the same daemon in process.
+//!
+//! Subsystems: [`log`] (the event log), [`projection`] (state rebuilt from it), [`control`] (the
+//! ctl socket), [`config`], [`paths`], [`instance`] (single-instance lock).
+
+pub mod config;
+pub mod control;
+pub mod instance;
+pub mod log;
+pub mod paths;
+pub mod projection;
+
+use std::sync::Arc;
+
+use schemas::config::Config;
+use schemas::control::VerifyReport;
+use schemas::event::Event;
+use tokio_util::sync::CancellationToken;
+
+use crate::log::Store;
+use crate::paths::Paths;
+use crate::projection::Projections;
+
+/// Everything `run` needs, resolved by the caller.
+#[derive(Debug, Clone)]
+pub struct Settings {
+    pub paths: Paths,
+    pub config: Config,
+    /// Configuration layers, lowest first (for `ConfigLoaded`).
+    pub config_sources: Vec<String>,
+    /// Serve the built-in sandbox tenant.
+    pub sandbox: bool,
+    /// Start even when the log fails verification (the anomaly is recorded in `DaemonStarted`).
+    pub allow_broken_log: bool,
+}
+
+#[derive(Debug, thiserror::Error)]
+pub enum DaemonError {
+    #[error("cannot create directories: {0}")]
+    Dirs(std::io::Error),
+    #[error(transparent)]
+    Lock(#[from] instance::LockError),
+    #[error(transparent)]
+    Log(#[from] log::LogError),
+    #[error(
+        "the event log failed verification: {kind} at seq {seq} ({detail}).\n\
+         Inspect it with `nightjarctl log verify` and `nightjarctl log export`; to keep running on it \
+         anyway (the break stays on record), start with --allow-broken-log."
+    )]
+    BrokenLog { seq: u64, kind: schemas::control::ChainProblemKind, detail: String },
+    #[error(transparent)]
+    Bind(#[from] control::BindError),
+}
+
+/// Run the daemon until `shutdown` is cancelled. Returns once every connection has finished, a
+/// final checkpoint is written, and the socket file is removed.
+pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), DaemonError> {
+    let paths = &settings.paths;
+    paths.create_private_dirs().map_err(DaemonError::Dirs)?;
+    let lock = instance::InstanceLock::acquire(&paths.lock_file())?;
+
+    let options = log::Options { checkpoint_every: settings.config.daemon.checkpoint_every, ..log::Options::default() };
+    let (store, report) = Store::open(&paths.log_dir(), &paths.checkpoint_file(), options)?;
+    let anomaly = match (&report.problem, settings.allow_broken_log) {
+        (None, _) => None,
+        (Some(p), true) => Some(format!("{} at seq {}: {}", p.kind, p.seq, p.detail)),
+        (Some(p), false) => {
+            store.close().await;
+            return Err(DaemonError::BrokenLog { seq: p.seq, kind: p.kind, detail: p.detail.clone() });
+        }
+    };
+    let projections = replay(&store, &report).await?;
+
+    let started = store
+        .append_system(Event::DaemonStarted {
+            version: env!("CARGO_PKG_VERSION").to_owned(),
+            pid: std::process::id(),
+            sandbox: settings.sandbox,
+            recovered_in_flight: projections.in_flight.len() as u32,
+            log_anomaly: anomaly,
+        })
+        .await?;
+    // Invariant 4: an action that was executing when the daemon stopped is never retried; it is
+    // recorded as having an unknown outcome for a human to check.
+    for (call_id, flight) in &projections.in_flight {
+        store
+            .append_system(Event::ActionOutcomeUnknown {
+                call_id: call_id.clone(),
+                proposal_id: flight.proposal_id.clone(),
+                executing_seq: flight.executing_seq,
+                reason: "the daemon stopped after the request was sent and before its outcome was recorded".into(),
+            })
+            .await?;
+    }
+    store
+        .append_system(Event::ConfigLoaded {
+            sources: settings.config_sources.clone(),
+            digest: config::digest(&settings.config),
+            connectors: Vec::new(),
+            skill_modes: Default::default(),
+        })
+        .await?;
+
+    let socket = paths.control_socket();
+    let listener = match control::bind(&socket).await {
+        Ok(l) => l,
+        Err(e) => {
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+    tracing::info!(
+        socket = %socket.display(),
+        events = store.len(),
+        pid = std::process::id(),
+        "nightjard ready"
+    );
+
+    let ctx = Arc::new(control::Context {
+        store: store.clone(),
+        started_at: started.ts,
+        sandbox: settings.sandbox,
+        config_dir: paths.config_dir.clone(),
+        state_dir: paths.state_dir.clone(),
+        socket: socket.clone(),
+        cancel: shutdown.clone(),
+    });
+    control::accept_loop(listener, settings.config.daemon.max_connections, shutdown.clone(), move |conn| {
+        control::serve_connection(Arc::clone(&ctx), conn)
+    })
+    .await;
+
+    tracing::info!("shutting down");
+    let _ = std::fs::remove_file(&socket);
+    let stopped = store.append_system(Event::DaemonStopped { reason: "shutdown requested".into() }).await;
+    let checkpoint = store.checkpoint().await;
+    store.close().await;
+    if let Err(e) = stopped.and(checkpoint) {
+        tracing::error!(error = %e, "could not record the shutdown");
+    }
+    drop(lock);
+    Ok(())
+}
+
+/// Rebuild the projections from the whole log, off the async threads.
+async fn replay(store: &Store, report: &VerifyReport) -> Result<Projections, DaemonError> {
+    let store = store.clone();
+    let events = report.events;
+    let started = std::time::Instant::now();
+    let projections = tokio::task::spawn_blocking(move || -> Result<Projections, log::LogError> {
+        let mut projections = Projections::default();
+        for envelope in store.range(0, u64::MAX) {
+            match envelope {
+                Ok(envelope) => projections.apply(&envelope),
+                // Only reachable with --allow-broken-log: the break is on record, skip the record.
+                Err(log::LogError::Corrupt { seq, .. }) => tracing::warn!(seq, "skipping an undecodable event"),
+                Err(e) => return Err(e),
+            }
+        }
+        Ok(projections)
+    })
+    .await
+    .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
+    tracing::info!(events, elapsed_ms = started.elapsed().as_millis() as u64, "replayed the log");
+    Ok(projections)
+}

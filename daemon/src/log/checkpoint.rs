@@ -1,0 +1,52 @@
+//! The checkpoint file: `(seq, count, head_hash, time)` of the newest checkpointed event, kept
+//! outside the sled directory so that deleting the newest events from the log is detectable.
+
+use std::io::{self, Write};
+use std::path::Path;
+
+use schemas::event::Checkpoint;
+
+/// Read the checkpoint file; `Ok(None)` when there is none yet.
+pub fn read(path: &Path) -> io::Result<Option<Checkpoint>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replace the checkpoint file atomically and durably: write a temp file, fsync, rename over the
+/// old one, fsync the directory. A crash leaves either the old or the new checkpoint, never half.
+pub fn write(path: &Path, checkpoint: &Checkpoint) -> io::Result<()> {
+    let dir = path.parent().unwrap_or(Path::new("."));
+    let tmp = path.with_extension("json.tmp");
+    {
+        let mut file = std::fs::File::create(&tmp)?;
+        let bytes = serde_json::to_vec_pretty(checkpoint).map_err(io::Error::other)?;
+        file.write_all(&bytes)?;
+        file.write_all(b"\n")?;
+        file.sync_all()?;
+    }
+    std::fs::rename(&tmp, path)?;
+    std::fs::File::open(dir)?.sync_all()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn write_then_read_round_trips_and_missing_is_none() {
+        let dir = tempfile::tempdir().unwrap();
+        let path = dir.path().join("checkpoint.json");
+        assert_eq!(read(&path).unwrap(), None);
+        let cp = Checkpoint { seq: 41, count: 42, head_hash: "ab".repeat(32), time: "2026-11-23T03:00:00Z".parse().unwrap() };
+        write(&path, &cp).unwrap();
+        assert_eq!(read(&path).unwrap(), Some(cp));
+        assert!(!path.with_extension("json.tmp").exists());
+        std::fs::write(&path, b"{not json").unwrap();
+        assert_eq!(read(&path).unwrap_err().kind(), io::ErrorKind::InvalidData);
+    }
+}

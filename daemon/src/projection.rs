@@ -1,0 +1,303 @@
+//! In-memory projections rebuilt at start by replaying the log: pending approvals, skill modes,
+//! run state, consumed verdict nonces, enrolled keys and actions left executing.
+//!
+//! Each is a pure fold over events (`apply(&mut self, &Envelope)`), so the state after a restart
+//! is exactly the state the log describes.
+
+use std::collections::{BTreeMap, BTreeSet};
+
+use schemas::event::{Envelope, Event, Mode};
+
+/// A hard (or observe-recorded) proposal waiting for a human verdict.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Pending {
+    pub proposal_id: String,
+    pub action_digest: String,
+    pub tool: String,
+    pub action: String,
+    pub run_id: Option<String>,
+    pub proposed_seq: u64,
+}
+
+/// Where a night-agent run stands.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct RunState {
+    pub skill: String,
+    pub started_seq: u64,
+    pub finished: bool,
+    /// Items that started, with whether they finished.
+    pub items: BTreeMap<String, bool>,
+}
+
+/// An enrolled operator key.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct KeyState {
+    pub public_key: String,
+    pub label: String,
+    pub revoked: bool,
+}
+
+/// An `ActionExecuting` with no outcome yet.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct InFlight {
+    pub executing_seq: u64,
+    pub proposal_id: Option<String>,
+}
+
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Projections {
+    pub pending: BTreeMap<String, Pending>,
+    /// Modes from the newest `ConfigLoaded`.
+    pub config_modes: BTreeMap<String, Mode>,
+    /// Modes set by signed `ModeChanged` events; these win over configuration.
+    pub signed_modes: BTreeMap<String, Mode>,
+    pub runs: BTreeMap<String, RunState>,
+    pub consumed_nonces: BTreeSet<String>,
+    pub keys: BTreeMap<String, KeyState>,
+    pub in_flight: BTreeMap<String, InFlight>,
+}
+
+impl Projections {
+    pub fn apply(&mut self, envelope: &Envelope) {
+        match &envelope.event {
+            Event::ConfigLoaded { skill_modes, .. } => {
+                self.config_modes.clone_from(skill_modes);
+            }
+            Event::ModeChanged { skill, to, nonce, .. } => {
+                self.signed_modes.insert(skill.clone(), *to);
+                self.consumed_nonces.insert(nonce.clone());
+            }
+            Event::ApprovalRequested { proposal_id, action_digest } => {
+                // The proposal event precedes the request; take tool and action from the id map.
+                let entry = self.pending.entry(proposal_id.clone()).or_insert_with(|| Pending {
+                    proposal_id: proposal_id.clone(),
+                    action_digest: action_digest.clone(),
+                    tool: String::new(),
+                    action: String::new(),
+                    run_id: envelope.run_id.clone(),
+                    proposed_seq: envelope.seq,
+                });
+                entry.action_digest.clone_from(action_digest);
+            }
+            Event::ActionProposed { proposal_id, tool, action, action_digest, disposition, .. } => {
+                use schemas::event::Disposition;
+                if matches!(disposition, Disposition::PendingApproval | Disposition::RecordedForReview) {
+                    self.pending.insert(
+                        proposal_id.clone(),
+                        Pending {
+                            proposal_id: proposal_id.clone(),
+                            action_digest: action_digest.clone(),
+                            tool: tool.clone(),
+                            action: action.clone(),
+                            run_id: envelope.run_id.clone(),
+                            proposed_seq: envelope.seq,
+                        },
+                    );
+                }
+            }
+            Event::VerdictAccepted { proposal_id, nonce, .. } => {
+                self.pending.remove(proposal_id);
+                self.consumed_nonces.insert(nonce.clone());
+            }
+            Event::ActionExecuting { call_id, proposal_id, .. } => {
+                self.in_flight.insert(
+                    call_id.clone(),
+                    InFlight { executing_seq: envelope.seq, proposal_id: proposal_id.clone() },
+                );
+            }
+            Event::ActionExecuted { call_id, .. }
+            | Event::ActionFailed { call_id, .. }
+            | Event::ActionOutcomeUnknown { call_id, .. } => {
+                self.in_flight.remove(call_id);
+            }
+            Event::ActionDenied { proposal_id: Some(proposal_id), .. } => {
+                self.pending.remove(proposal_id);
+            }
+            Event::RunStarted { run_id, skill, .. } => {
+                self.runs.insert(
+                    run_id.clone(),
+                    RunState { skill: skill.clone(), started_seq: envelope.seq, finished: false, items: BTreeMap::new() },
+                );
+            }
+            Event::RunFinished { run_id, .. } => {
+                if let Some(run) = self.runs.get_mut(run_id) {
+                    run.finished = true;
+                }
+            }
+            Event::ItemStarted { run_id, item_id, .. } => {
+                if let Some(run) = self.runs.get_mut(run_id) {
+                    run.items.entry(item_id.clone()).or_insert(false);
+                }
+            }
+            Event::ItemFinished { run_id, item_id, .. } => {
+                if let Some(run) = self.runs.get_mut(run_id) {
+                    run.items.insert(item_id.clone(), true);
+                }
+            }
+            Event::KeyEnrolled { key_id, public_key, label, .. } => {
+                self.keys.insert(
+                    key_id.clone(),
+                    KeyState { public_key: public_key.clone(), label: label.clone(), revoked: false },
+                );
+            }
+            Event::KeyRevoked { key_id, .. } => {
+                if let Some(key) = self.keys.get_mut(key_id) {
+                    key.revoked = true;
+                }
+            }
+            _ => {}
+        }
+    }
+
+    /// The mode in effect for a skill: a signed change wins over configuration; observe otherwise.
+    pub fn mode_of(&self, skill: &str) -> Mode {
+        self.signed_modes.get(skill).or_else(|| self.config_modes.get(skill)).copied().unwrap_or(Mode::Observe)
+    }
+
+    /// Runs that started and never finished (interrupted by a crash or shutdown).
+    pub fn unfinished_runs(&self) -> impl Iterator<Item = (&String, &RunState)> {
+        self.runs.iter().filter(|(_, r)| !r.finished)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+    use schemas::event::{
+        Decision, Disposition, EffectPreview, EVENT_VERSION, Principal, Risk, UpstreamRequest,
+    };
+
+    fn envelope(seq: u64, event: Event) -> Envelope {
+        Envelope {
+            seq,
+            ts: "2026-11-23T02:00:00Z".parse().unwrap(),
+            event_version: EVENT_VERSION,
+            principal: Principal::System,
+            run_id: None,
+            prev_hash: String::new(),
+            hash: String::new(),
+            event,
+        }
+    }
+
+    fn given(events: Vec<Event>) -> Projections {
+        let mut p = Projections::default();
+        for (i, e) in events.into_iter().enumerate() {
+            p.apply(&envelope(i as u64, e));
+        }
+        p
+    }
+
+    fn proposed(id: &str, disposition: Disposition) -> Event {
+        Event::ActionProposed {
+            proposal_id: id.into(),
+            call_id: format!("c-{id}"),
+            tool: "cw_rmm".into(),
+            action: "run_script".into(),
+            params: serde_json::json!({}),
+            risk: Risk::Hard,
+            mode: Mode::Enforce,
+            request: UpstreamRequest { product: "asio".into(), method: "POST".into(), path: "/x".into(), body: None },
+            effect: EffectPreview::default(),
+            action_digest: format!("d-{id}"),
+            disposition,
+        }
+    }
+
+    #[test]
+    fn pending_approvals_come_and_go_with_verdicts_and_denials() {
+        let p = given(vec![
+            proposed("p1", Disposition::PendingApproval),
+            proposed("p2", Disposition::PendingApproval),
+            proposed("p3", Disposition::Previewed),
+            Event::VerdictAccepted {
+                proposal_id: "p1".into(),
+                key_id: "k".into(),
+                decision: Decision::Approve,
+                nonce: "n1".into(),
+                signature: "s".into(),
+                reason: None,
+            },
+        ]);
+        assert_eq!(p.pending.keys().collect::<Vec<_>>(), vec!["p2"]);
+        assert!(p.consumed_nonces.contains("n1"));
+    }
+
+    #[test]
+    fn executing_without_outcome_stays_in_flight() {
+        let executing = |call: &str| Event::ActionExecuting {
+            call_id: call.into(),
+            proposal_id: None,
+            tool: "cw_tickets".into(),
+            action: "update".into(),
+            request: UpstreamRequest { product: "manage".into(), method: "PATCH".into(), path: "/t".into(), body: None },
+        };
+        let p = given(vec![
+            executing("a"),
+            executing("b"),
+            Event::ActionExecuted {
+                call_id: "a".into(),
+                proposal_id: None,
+                status: 200,
+                result_digest: "x".into(),
+                record: None,
+                duration_ms: 3,
+            },
+        ]);
+        assert_eq!(p.in_flight.keys().collect::<Vec<_>>(), vec!["b"]);
+        assert_eq!(p.in_flight["b"].executing_seq, 1);
+    }
+
+    #[test]
+    fn signed_mode_changes_override_config_and_runs_track_items() {
+        let p = given(vec![
+            Event::ConfigLoaded {
+                sources: vec![],
+                digest: "d".into(),
+                connectors: vec![],
+                skill_modes: [("triage".to_string(), Mode::Observe)].into(),
+            },
+            Event::ModeChanged {
+                skill: "triage".into(),
+                from: Mode::Observe,
+                to: Mode::Enforce,
+                key_id: "k".into(),
+                nonce: "n".into(),
+                signature: "s".into(),
+            },
+            Event::ConfigLoaded {
+                sources: vec![],
+                digest: "d".into(),
+                connectors: vec![],
+                skill_modes: [("triage".to_string(), Mode::Observe)].into(),
+            },
+            Event::RunStarted {
+                run_id: "r1".into(),
+                skill: "triage".into(),
+                mode: Mode::Enforce,
+                model: "m".into(),
+                budgets: Default::default(),
+                trigger: schemas::event::RunTrigger::Manual,
+                resumes: None,
+            },
+            Event::ItemStarted { run_id: "r1".into(), item_id: "t1".into(), kind: "ticket".into(), subject: "1".into() },
+            Event::ItemStarted { run_id: "r1".into(), item_id: "t2".into(), kind: "ticket".into(), subject: "2".into() },
+            Event::ItemFinished {
+                run_id: "r1".into(),
+                item_id: "t1".into(),
+                outcome: schemas::event::ItemOutcome::Done,
+                reason: None,
+                steps: 2,
+                tokens: Default::default(),
+                summary: "ok".into(),
+            },
+        ]);
+        assert_eq!(p.mode_of("triage"), Mode::Enforce);
+        assert_eq!(p.mode_of("renewals"), Mode::Observe);
+        let run = &p.runs["r1"];
+        assert!(!run.finished);
+        assert_eq!(run.items.get("t1"), Some(&true));
+        assert_eq!(run.items.get("t2"), Some(&false));
+        assert_eq!(p.unfinished_runs().count(), 1);
+    }
+}

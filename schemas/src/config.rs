@@ -1,0 +1,62 @@
+//! The configuration file (`config.toml` in the config directory).
+//!
+//! Layering (lowest first): built-in defaults, this file, environment variables, command-line
+//! flags. Unknown keys are refused so a typo is an error at start, not a silently ignored setting.
+
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+/// The whole file.
+#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct Config {
+    pub daemon: DaemonConfig,
+}
+
+/// `[daemon]`: the process itself.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct DaemonConfig {
+    /// Tracing filter (`RUST_LOG` syntax), e.g. `info` or `info,daemon::log=debug`.
+    /// Overridden by `NIGHTJAR_LOG`.
+    pub log_filter: String,
+    /// Also write tracing output to this file (relative paths are under the state directory).
+    pub log_file: Option<String>,
+    /// Write a checkpoint every this many events (besides at shutdown and at the end of a run).
+    pub checkpoint_every: u64,
+    /// Most control connections served at once; more wait for a free slot.
+    pub max_connections: usize,
+}
+
+impl Default for DaemonConfig {
+    fn default() -> Self {
+        Self {
+            log_filter: "info".into(),
+            log_file: None,
+            checkpoint_every: 1000,
+            max_connections: 64,
+        }
+    }
+}
+
+/// What `nightjarctl config default` prints: the defaults, commented. A test checks that it
+/// parses to `Config::default()`.
+pub const DEFAULT_TOML: &str = r#"# Nightjar configuration: config.toml in the config directory
+# (default ~/.config/nightjar, or $NIGHTJAR_CONFIG_DIR).
+# Layering, lowest first: these defaults, this file, environment variables, command-line flags.
+# Unknown keys are refused at start, with the line and the reason.
+
+[daemon]
+# Tracing filter (RUST_LOG syntax). Overridden by NIGHTJAR_LOG.
+log_filter = "info"
+
+# Also write tracing output to a file (relative paths are under the state directory).
+# log_file = "nightjard.log"
+
+# Write a checkpoint of the event log every this many events. Checkpoints are also written at
+# shutdown, at the end of every run and on `nightjarctl log checkpoint`.
+checkpoint_every = 1000
+
+# Most control connections served at once.
+max_connections = 64
+"#;

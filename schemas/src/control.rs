@@ -1,0 +1,178 @@
+//! The control protocol between `nightjarctl` and `nightjard`: newline-delimited JSON over the
+//! control socket.
+//!
+//! A connection starts with the client's [`Hello`]; the daemon answers [`Welcome`] or an error of
+//! kind `incompatible_version` and closes. `Hello` and the error shape are the stable part of the
+//! protocol: they must stay decodable by every version, so a mismatch is reported, not a hang.
+//! After the handshake the client sends [`Request`]s, one per line, and reads [`Response`]s.
+
+use chrono::{DateTime, Utc};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Checkpoint, Envelope};
+
+/// Version of this protocol. Bumped on any incompatible change to `Request` or `Response`.
+pub const PROTOCOL_VERSION: u32 = 1;
+
+/// First line a client sends.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Hello {
+    pub protocol_version: u32,
+    /// Client name and version, e.g. `nightjarctl 0.1.0`.
+    pub client: String,
+}
+
+/// The daemon's answer to a compatible `Hello`.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Welcome {
+    pub protocol_version: u32,
+    pub daemon_version: String,
+}
+
+/// The daemon's first line: welcome or refusal.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum HelloReply {
+    Welcome(Welcome),
+    Error(ControlError),
+}
+
+/// A request after the handshake.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
+pub enum Request {
+    /// Daemon and log status.
+    Status,
+    /// Verify the whole hash chain and the checkpoint.
+    VerifyLog,
+    /// Events from `from` (default: the last `last` events). With `follow`, keep streaming new
+    /// events as they are appended until the client disconnects.
+    Tail {
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<u64>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        last: Option<u64>,
+        #[serde(default)]
+        follow: bool,
+    },
+    /// Write a checkpoint now.
+    Checkpoint,
+}
+
+/// A response line. A request gets exactly one response, except `Tail`, which gets zero or more
+/// `Event`s followed by `End` (or, with `follow`, events until disconnect).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(tag = "response", content = "body", rename_all = "snake_case")]
+pub enum Response {
+    Status(Box<StatusReport>),
+    Verify(VerifyReport),
+    Event(Box<Envelope>),
+    End,
+    Checkpoint(Checkpoint),
+    Error(ControlError),
+}
+
+/// A structured error; `kind` tells the client what to do next.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ControlError {
+    pub kind: ControlErrorKind,
+    pub message: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ControlErrorKind {
+    IncompatibleVersion,
+    BadRequest,
+    Busy,
+    Internal,
+}
+
+/// `nightjarctl status`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct StatusReport {
+    pub daemon_version: String,
+    pub protocol_version: u32,
+    pub pid: u32,
+    pub started_at: DateTime<Utc>,
+    pub sandbox: bool,
+    pub config_dir: String,
+    pub state_dir: String,
+    pub control_socket: String,
+    pub log: LogStatus,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct LogStatus {
+    pub events: u64,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub head_seq: Option<u64>,
+    pub head_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last_checkpoint: Option<Checkpoint>,
+}
+
+/// The result of verifying the log.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct VerifyReport {
+    /// Events found in the store.
+    pub events: u64,
+    /// Events whose hash and link were checked.
+    pub verified: u64,
+    pub head_hash: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub checkpoint: Option<Checkpoint>,
+    /// The first problem found, if any.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<ChainProblem>,
+}
+
+impl VerifyReport {
+    pub fn ok(&self) -> bool {
+        self.problem.is_none()
+    }
+}
+
+/// The first bad place in the chain.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ChainProblem {
+    /// The first bad seq.
+    pub seq: u64,
+    pub kind: ChainProblemKind,
+    pub detail: String,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "snake_case")]
+pub enum ChainProblemKind {
+    /// The stored bytes do not decode as an event.
+    Undecodable,
+    /// The event's hash does not match its contents.
+    HashMismatch,
+    /// The event does not link to the previous event's hash.
+    BrokenLink,
+    /// The seq inside the record differs from its position (reordered or moved).
+    SeqMismatch,
+    /// A seq is missing between two present ones (deleted in the middle).
+    Missing,
+    /// The log ends before the last checkpoint (newest events deleted).
+    Truncated,
+    /// The event at the checkpoint's seq has a different hash than the checkpoint recorded.
+    CheckpointMismatch,
+}
+
+impl std::fmt::Display for ChainProblemKind {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        let text = match self {
+            ChainProblemKind::Undecodable => "undecodable record",
+            ChainProblemKind::HashMismatch => "hash mismatch",
+            ChainProblemKind::BrokenLink => "broken link to previous event",
+            ChainProblemKind::SeqMismatch => "seq out of place",
+            ChainProblemKind::Missing => "missing event",
+            ChainProblemKind::Truncated => "log truncated before checkpoint",
+            ChainProblemKind::CheckpointMismatch => "checkpoint hash mismatch",
+        };
+        f.write_str(text)
+    }
+}

@@ -1,0 +1,1 @@
+//! Helpers shared by the end-to-end tests: temp dirs, spawning the real binaries, a raw control client.
