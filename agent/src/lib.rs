@@ -6,4 +6,8 @@
 //! arrives with the night-shift work; this crate exists now so the workspace shape is settled.
 
 /// Names of the built-in skills, shipped under `agent/skills/<name>/SKILL.md`.
-pub const BUILTIN_SKILLS: [&str; 3] = ["msp-night-triage", "msp-weekly-prebilling", "msp-renewal-sweep"];
+pub const BUILTIN_SKILLS: [&str; 3] = [
+    "msp-night-triage",
+    "msp-weekly-prebilling",
+    "msp-renewal-sweep",
+];

@@ -20,10 +20,15 @@ pub struct Loaded {
 #[derive(Debug, thiserror::Error)]
 pub enum ConfigError {
     /// The message carries the line, the column and the reason (from the TOML parser).
-    #[error("invalid configuration file {path}:\n{message}\nFix the file, or print a fresh one with `nightjarctl config default`.")]
+    #[error(
+        "invalid configuration file {path}:\n{message}\nFix the file, or print a fresh one with `nightjarctl config default`."
+    )]
     Invalid { path: PathBuf, message: String },
     #[error("cannot read configuration file {path}: {source}")]
-    Unreadable { path: PathBuf, source: std::io::Error },
+    Unreadable {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Load `path` (if it exists) over the defaults, then apply the environment.
@@ -32,10 +37,18 @@ pub fn load(path: &Path, env: impl Fn(&str) -> Option<String>) -> Result<Loaded,
     let mut config = match std::fs::read_to_string(path) {
         Ok(text) => {
             sources.push(path.display().to_string());
-            parse(&text).map_err(|message| ConfigError::Invalid { path: path.to_owned(), message })?
+            parse(&text).map_err(|message| ConfigError::Invalid {
+                path: path.to_owned(),
+                message,
+            })?
         }
         Err(e) if e.kind() == std::io::ErrorKind::NotFound => Config::default(),
-        Err(source) => return Err(ConfigError::Unreadable { path: path.to_owned(), source }),
+        Err(source) => {
+            return Err(ConfigError::Unreadable {
+                path: path.to_owned(),
+                source,
+            });
+        }
     };
     if let Some(filter) = env(LOG_ENV) {
         config.daemon.log_filter = filter;
@@ -68,8 +81,14 @@ mod tests {
 
     #[test]
     fn bad_files_are_refused_with_line_and_reason() {
-        check("[daemon]\ncheckpoint_every = \"often\"\n", &["line 2", "invalid type"]);
-        check("[daemon]\nlog_filter = \"info\"\nmax_conections = 3\n", &["line 3", "unknown field `max_conections`"]);
+        check(
+            "[daemon]\ncheckpoint_every = \"often\"\n",
+            &["line 2", "invalid type"],
+        );
+        check(
+            "[daemon]\nlog_filter = \"info\"\nmax_conections = 3\n",
+            &["line 3", "unknown field `max_conections`"],
+        );
         check("[deamon]\n", &["line 1", "unknown field `deamon`"]);
         check("[daemon\n", &["line 1"]);
     }
@@ -82,7 +101,11 @@ mod tests {
         assert_eq!(none.config, Config::default());
         assert_eq!(none.sources, vec!["defaults"]);
 
-        std::fs::write(&path, "[daemon]\ncheckpoint_every = 10\nlog_filter = \"debug\"\n").unwrap();
+        std::fs::write(
+            &path,
+            "[daemon]\ncheckpoint_every = 10\nlog_filter = \"debug\"\n",
+        )
+        .unwrap();
         let loaded = load(&path, |k| (k == LOG_ENV).then(|| "trace".to_owned())).unwrap();
         assert_eq!(loaded.config.daemon.checkpoint_every, 10);
         assert_eq!(loaded.config.daemon.log_filter, "trace");

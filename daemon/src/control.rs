@@ -17,7 +17,8 @@ use interprocess::local_socket::tokio::{Listener, Stream, prelude::*};
 use interprocess::local_socket::{GenericFilePath, ListenerOptions, ToFsName};
 use interprocess::os::unix::local_socket::ListenerOptionsExt;
 use schemas::control::{
-    ControlError, ControlErrorKind, Hello, HelloReply, PROTOCOL_VERSION, Request, Response, StatusReport, Welcome,
+    ControlError, ControlErrorKind, Hello, HelloReply, PROTOCOL_VERSION, Request, Response,
+    StatusReport, Welcome,
 };
 use tokio::io::AsyncWriteExt;
 use tokio::sync::{Semaphore, broadcast};
@@ -39,7 +40,10 @@ pub enum BindError {
     #[error("another nightjard is serving on {0}; stop it or use another --runtime-dir")]
     InUse(PathBuf),
     #[error("cannot create the control socket {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 /// Create the listener at `path`, replacing a stale socket file only when nothing answers on it.
@@ -47,9 +51,17 @@ pub async fn bind(path: &Path) -> Result<Listener, BindError> {
     if path.exists() && tokio::net::UnixStream::connect(path).await.is_ok() {
         return Err(BindError::InUse(path.to_owned()));
     }
-    let io = |source| BindError::Io { path: path.to_owned(), source };
+    let io = |source| BindError::Io {
+        path: path.to_owned(),
+        source,
+    };
     let name = path.to_fs_name::<GenericFilePath>().map_err(io)?;
-    ListenerOptions::new().name(name).try_overwrite(true).mode(0o600).create_tokio().map_err(io)
+    ListenerOptions::new()
+        .name(name)
+        .try_overwrite(true)
+        .mode(0o600)
+        .create_tokio()
+        .map_err(io)
 }
 
 /// Whether the peer runs as our own effective uid.
@@ -63,8 +75,12 @@ fn peer_is_owner(conn: &Stream) -> bool {
 
 /// Accept connections until `cancel`, serving each with `handler` in its own task, at most `max`
 /// at once. Returns when every connection task has finished.
-pub async fn accept_loop<F, Fut>(listener: Listener, max: usize, cancel: CancellationToken, handler: F)
-where
+pub async fn accept_loop<F, Fut>(
+    listener: Listener,
+    max: usize,
+    cancel: CancellationToken,
+    handler: F,
+) where
     F: Fn(Stream) -> Fut,
     Fut: Future<Output = ()> + Send + 'static,
 {
@@ -148,8 +164,13 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
             protocol_version: PROTOCOL_VERSION,
             daemon_version: env!("CARGO_PKG_VERSION").to_owned(),
         }),
-        Ok(h) => HelloReply::Error(incompatible(&format!("client speaks protocol {}", h.protocol_version))),
-        Err(e) => HelloReply::Error(incompatible(&format!("the client's hello was not understood ({e})"))),
+        Ok(h) => HelloReply::Error(incompatible(&format!(
+            "client speaks protocol {}",
+            h.protocol_version
+        ))),
+        Err(e) => HelloReply::Error(incompatible(&format!(
+            "the client's hello was not understood ({e})"
+        ))),
     };
     let welcomed = matches!(reply, HelloReply::Welcome(_));
     write_line(&mut out, &reply).await?;
@@ -165,7 +186,10 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
             None => return Ok(()),
             Some(Ok(line)) => line,
             Some(Err(e)) => {
-                let err = error(ControlErrorKind::BadRequest, format!("unreadable request: {e}"));
+                let err = error(
+                    ControlErrorKind::BadRequest,
+                    format!("unreadable request: {e}"),
+                );
                 write_line(&mut out, &err).await?;
                 return Ok(());
             }
@@ -173,12 +197,18 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
         let request = match serde_json::from_str::<Request>(&line) {
             Ok(r) => r,
             Err(e) => {
-                write_line(&mut out, &error(ControlErrorKind::BadRequest, format!("bad request: {e}"))).await?;
+                write_line(
+                    &mut out,
+                    &error(ControlErrorKind::BadRequest, format!("bad request: {e}")),
+                )
+                .await?;
                 continue;
             }
         };
         match request {
-            Request::Status => write_line(&mut out, &Response::Status(Box::new(status(ctx)))).await?,
+            Request::Status => {
+                write_line(&mut out, &Response::Status(Box::new(status(ctx)))).await?
+            }
             Request::VerifyLog => {
                 let store = ctx.store.clone();
                 let response = match tokio::task::spawn_blocking(move || store.verify_all()).await {
@@ -220,7 +250,8 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
                             if envelope.seq > next {
                                 send_range(ctx, &mut out, next, envelope.seq).await?;
                             }
-                            write_line(&mut out, &Response::Event(Box::new((*envelope).clone()))).await?;
+                            write_line(&mut out, &Response::Event(Box::new((*envelope).clone())))
+                                .await?;
                             next = envelope.seq + 1;
                         }
                         Ok(_) => {}
@@ -236,7 +267,12 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
 }
 
 /// Stream stored events `[from, until)`; returns the next seq to send.
-async fn send_range(ctx: &Context, out: &mut &Stream, from: u64, until: u64) -> std::io::Result<u64> {
+async fn send_range(
+    ctx: &Context,
+    out: &mut &Stream,
+    from: u64,
+    until: u64,
+) -> std::io::Result<u64> {
     let mut at = from;
     while at < until {
         let store = ctx.store.clone();
@@ -303,18 +339,27 @@ mod tests {
         let cancel = CancellationToken::new();
         let served = Arc::new(std::sync::atomic::AtomicUsize::new(0));
         let counter = Arc::clone(&served);
-        let server = tokio::spawn(accept_loop(listener, 4, cancel.clone(), move |conn: Stream| {
-            let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
-            async move {
-                assert!(n != 0, "first connection panics on purpose");
-                let mut out = &conn;
-                out.write_all(b"alive\n").await.unwrap();
-            }
-        }));
+        let server = tokio::spawn(accept_loop(
+            listener,
+            4,
+            cancel.clone(),
+            move |conn: Stream| {
+                let n = counter.fetch_add(1, std::sync::atomic::Ordering::SeqCst);
+                async move {
+                    assert!(n != 0, "first connection panics on purpose");
+                    let mut out = &conn;
+                    out.write_all(b"alive\n").await.unwrap();
+                }
+            },
+        ));
         let first = tokio::net::UnixStream::connect(&path).await.unwrap();
         let mut first = BufReader::new(first);
         let mut line = String::new();
-        assert_eq!(first.read_line(&mut line).await.unwrap(), 0, "panicked connection is closed");
+        assert_eq!(
+            first.read_line(&mut line).await.unwrap(),
+            0,
+            "panicked connection is closed"
+        );
         let second = tokio::net::UnixStream::connect(&path).await.unwrap();
         let mut second = BufReader::new(second);
         second.read_line(&mut line).await.unwrap();
@@ -336,7 +381,11 @@ mod tests {
         drop(stale);
         let replaced = bind(&dir.path().join("stale.sock")).await.unwrap();
         use std::os::unix::fs::PermissionsExt;
-        let mode = std::fs::metadata(dir.path().join("stale.sock")).unwrap().permissions().mode() & 0o777;
+        let mode = std::fs::metadata(dir.path().join("stale.sock"))
+            .unwrap()
+            .permissions()
+            .mode()
+            & 0o777;
         assert_eq!(mode, 0o600);
         drop(replaced);
     }

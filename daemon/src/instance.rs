@@ -16,28 +16,48 @@ pub struct InstanceLock {
 
 #[derive(Debug, thiserror::Error)]
 pub enum LockError {
-    #[error("nightjard is already running (pid {pid}) on this state directory ({path}); stop it first, or use another --state-dir")]
+    #[error(
+        "nightjard is already running (pid {pid}) on this state directory ({path}); stop it first, or use another --state-dir"
+    )]
     AlreadyRunning { pid: String, path: PathBuf },
     #[error("cannot take the instance lock {path}: {source}")]
-    Io { path: PathBuf, source: std::io::Error },
+    Io {
+        path: PathBuf,
+        source: std::io::Error,
+    },
 }
 
 impl InstanceLock {
     pub fn acquire(path: &Path) -> Result<InstanceLock, LockError> {
-        let io = |source| LockError::Io { path: path.to_owned(), source };
-        let file = std::fs::OpenOptions::new().read(true).write(true).create(true).truncate(false).open(path).map_err(io)?;
+        let io = |source| LockError::Io {
+            path: path.to_owned(),
+            source,
+        };
+        let file = std::fs::OpenOptions::new()
+            .read(true)
+            .write(true)
+            .create(true)
+            .truncate(false)
+            .open(path)
+            .map_err(io)?;
         let mut file = match Flock::lock(file, FlockArg::LockExclusiveNonblock) {
             Ok(locked) => locked,
             Err((mut file, _)) => {
                 let mut pid = String::new();
                 let _ = file.read_to_string(&mut pid);
-                return Err(LockError::AlreadyRunning { pid: pid.trim().to_owned(), path: path.to_owned() });
+                return Err(LockError::AlreadyRunning {
+                    pid: pid.trim().to_owned(),
+                    path: path.to_owned(),
+                });
             }
         };
         file.set_len(0).map_err(io)?;
         file.rewind().map_err(io)?;
         writeln!(file, "{}", std::process::id()).map_err(io)?;
-        Ok(InstanceLock { _file: file, path: path.to_owned() })
+        Ok(InstanceLock {
+            _file: file,
+            path: path.to_owned(),
+        })
     }
 
     pub fn path(&self) -> &Path {
@@ -55,7 +75,9 @@ mod tests {
         let path = dir.path().join("nightjard.pid");
         let first = InstanceLock::acquire(&path).unwrap();
         match InstanceLock::acquire(&path) {
-            Err(LockError::AlreadyRunning { pid, .. }) => assert_eq!(pid, std::process::id().to_string()),
+            Err(LockError::AlreadyRunning { pid, .. }) => {
+                assert_eq!(pid, std::process::id().to_string())
+            }
             other => panic!("expected AlreadyRunning, got {other:?}"),
         }
         drop(first);

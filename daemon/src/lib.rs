@@ -48,7 +48,11 @@ pub enum DaemonError {
          Inspect it with `nightjarctl log verify` and `nightjarctl log export`; to keep running on it \
          anyway (the break stays on record), start with --allow-broken-log."
     )]
-    BrokenLog { seq: u64, kind: schemas::control::ChainProblemKind, detail: String },
+    BrokenLog {
+        seq: u64,
+        kind: schemas::control::ChainProblemKind,
+        detail: String,
+    },
     #[error(transparent)]
     Bind(#[from] control::BindError),
 }
@@ -60,14 +64,21 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     paths.create_private_dirs().map_err(DaemonError::Dirs)?;
     let lock = instance::InstanceLock::acquire(&paths.lock_file())?;
 
-    let options = log::Options { checkpoint_every: settings.config.daemon.checkpoint_every, ..log::Options::default() };
+    let options = log::Options {
+        checkpoint_every: settings.config.daemon.checkpoint_every,
+        ..log::Options::default()
+    };
     let (store, report) = Store::open(&paths.log_dir(), &paths.checkpoint_file(), options)?;
     let anomaly = match (&report.problem, settings.allow_broken_log) {
         (None, _) => None,
         (Some(p), true) => Some(format!("{} at seq {}: {}", p.kind, p.seq, p.detail)),
         (Some(p), false) => {
             store.close().await;
-            return Err(DaemonError::BrokenLog { seq: p.seq, kind: p.kind, detail: p.detail.clone() });
+            return Err(DaemonError::BrokenLog {
+                seq: p.seq,
+                kind: p.kind,
+                detail: p.detail.clone(),
+            });
         }
     };
     let projections = replay(&store, &report).await?;
@@ -126,14 +137,21 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         socket: socket.clone(),
         cancel: shutdown.clone(),
     });
-    control::accept_loop(listener, settings.config.daemon.max_connections, shutdown.clone(), move |conn| {
-        control::serve_connection(Arc::clone(&ctx), conn)
-    })
+    control::accept_loop(
+        listener,
+        settings.config.daemon.max_connections,
+        shutdown.clone(),
+        move |conn| control::serve_connection(Arc::clone(&ctx), conn),
+    )
     .await;
 
     tracing::info!("shutting down");
     let _ = std::fs::remove_file(&socket);
-    let stopped = store.append_system(Event::DaemonStopped { reason: "shutdown requested".into() }).await;
+    let stopped = store
+        .append_system(Event::DaemonStopped {
+            reason: "shutdown requested".into(),
+        })
+        .await;
     let checkpoint = store.checkpoint().await;
     store.close().await;
     if let Err(e) = stopped.and(checkpoint) {
@@ -154,7 +172,9 @@ async fn replay(store: &Store, report: &VerifyReport) -> Result<Projections, Dae
             match envelope {
                 Ok(envelope) => projections.apply(&envelope),
                 // Only reachable with --allow-broken-log: the break is on record, skip the record.
-                Err(log::LogError::Corrupt { seq, .. }) => tracing::warn!(seq, "skipping an undecodable event"),
+                Err(log::LogError::Corrupt { seq, .. }) => {
+                    tracing::warn!(seq, "skipping an undecodable event")
+                }
                 Err(e) => return Err(e),
             }
         }
@@ -162,6 +182,10 @@ async fn replay(store: &Store, report: &VerifyReport) -> Result<Projections, Dae
     })
     .await
     .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
-    tracing::info!(events, elapsed_ms = started.elapsed().as_millis() as u64, "replayed the log");
+    tracing::info!(
+        events,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "replayed the log"
+    );
     Ok(projections)
 }

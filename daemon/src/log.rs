@@ -38,17 +38,25 @@ pub struct Options {
 
 impl Default for Options {
     fn default() -> Self {
-        Options { checkpoint_every: 1000, cache_bytes: 64 * 1024 * 1024, max_batch: 4096 }
+        Options {
+            checkpoint_every: 1000,
+            cache_bytes: 64 * 1024 * 1024,
+            max_batch: 4096,
+        }
     }
 }
 
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    #[error("the event log at {path} is in use by another process; is nightjard running? ({source})")]
+    #[error(
+        "the event log at {path} is in use by another process; is nightjard running? ({source})"
+    )]
     Locked { path: PathBuf, source: sled::Error },
     #[error("event log storage failed: {0}")]
     Storage(#[from] sled::Error),
-    #[error("the event log is unavailable after an earlier write failure; nothing more is recorded or run")]
+    #[error(
+        "the event log is unavailable after an earlier write failure; nothing more is recorded or run"
+    )]
     Unavailable,
     #[error("the event log is closed")]
     Closed,
@@ -71,20 +79,34 @@ pub struct Reader {
 
 impl Reader {
     /// Open the sled database at `log_dir` (creating it if missing).
-    pub fn open(log_dir: &Path, checkpoint_path: &Path, cache_bytes: u64) -> Result<Reader, LogError> {
+    pub fn open(
+        log_dir: &Path,
+        checkpoint_path: &Path,
+        cache_bytes: u64,
+    ) -> Result<Reader, LogError> {
         let db = sled::Config::new()
             .path(log_dir)
             .cache_capacity(cache_bytes)
             .mode(sled::Mode::HighThroughput)
             .open()
             .map_err(|source| match &source {
-                sled::Error::Io(io) if io.kind() == std::io::ErrorKind::WouldBlock || io.to_string().contains("lock") => {
-                    LogError::Locked { path: log_dir.to_owned(), source }
+                sled::Error::Io(io)
+                    if io.kind() == std::io::ErrorKind::WouldBlock
+                        || io.to_string().contains("lock") =>
+                {
+                    LogError::Locked {
+                        path: log_dir.to_owned(),
+                        source,
+                    }
                 }
                 _ => LogError::Storage(source),
             })?;
         let events = db.open_tree("events")?;
-        Ok(Reader { db, events, checkpoint_path: checkpoint_path.to_owned() })
+        Ok(Reader {
+            db,
+            events,
+            checkpoint_path: checkpoint_path.to_owned(),
+        })
     }
 
     /// The newest checkpoint on disk.
@@ -125,26 +147,44 @@ impl Reader {
     }
 
     /// Stored events from `from` (inclusive) to `until` (exclusive), decoded.
-    pub fn range(&self, from: u64, until: u64) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
-        self.events.range(from.to_be_bytes()..until.to_be_bytes()).map(|item| {
-            let (key, value) = item?;
-            chain::decode(&value).map_err(|source| LogError::Corrupt { seq: key_seq(&key), source })
-        })
+    pub fn range(
+        &self,
+        from: u64,
+        until: u64,
+    ) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
+        self.events
+            .range(from.to_be_bytes()..until.to_be_bytes())
+            .map(|item| {
+                let (key, value) = item?;
+                chain::decode(&value).map_err(|source| LogError::Corrupt {
+                    seq: key_seq(&key),
+                    source,
+                })
+            })
     }
 
     /// The newest stored event.
     pub fn last(&self) -> Result<Option<Envelope>, LogError> {
         match self.events.last()? {
-            Some((key, value)) => chain::decode(&value)
-                .map(Some)
-                .map_err(|source| LogError::Corrupt { seq: key_seq(&key), source }),
+            Some((key, value)) => {
+                chain::decode(&value)
+                    .map(Some)
+                    .map_err(|source| LogError::Corrupt {
+                        seq: key_seq(&key),
+                        source,
+                    })
+            }
             None => Ok(None),
         }
     }
 
     /// Number of the next seq (one past the newest stored key).
     pub fn next_seq(&self) -> Result<u64, LogError> {
-        Ok(self.events.last()?.map(|(k, _)| key_seq(&k) + 1).unwrap_or(0))
+        Ok(self
+            .events
+            .last()?
+            .map(|(k, _)| key_seq(&k) + 1)
+            .unwrap_or(0))
     }
 }
 
@@ -196,7 +236,11 @@ impl Store {
     ///
     /// The report is returned rather than acted on: the caller decides whether a broken chain
     /// stops it.
-    pub fn open(log_dir: &Path, checkpoint_path: &Path, options: Options) -> Result<(Store, VerifyReport), LogError> {
+    pub fn open(
+        log_dir: &Path,
+        checkpoint_path: &Path,
+        options: Options,
+    ) -> Result<(Store, VerifyReport), LogError> {
         let reader = Reader::open(log_dir, checkpoint_path, options.cache_bytes)?;
         let report = reader.verify_since_checkpoint()?;
         let next = reader.next_seq()?;
@@ -239,7 +283,10 @@ impl Store {
             return Err(LogError::Unavailable);
         }
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Append(draft, tx)).await.map_err(|_| LogError::Closed)?;
+        self.jobs
+            .send(Job::Append(draft, tx))
+            .await
+            .map_err(|_| LogError::Closed)?;
         rx.await.map_err(|_| LogError::Closed)?
     }
 
@@ -252,7 +299,10 @@ impl Store {
     /// file.
     pub async fn checkpoint(&self) -> Result<Checkpoint, LogError> {
         let (tx, rx) = oneshot::channel();
-        self.jobs.send(Job::Checkpoint(tx)).await.map_err(|_| LogError::Closed)?;
+        self.jobs
+            .send(Job::Checkpoint(tx))
+            .await
+            .map_err(|_| LogError::Closed)?;
         rx.await.map_err(|_| LogError::Closed)?
     }
 
@@ -272,7 +322,11 @@ impl Store {
     }
 
     /// Durable events from `from` to `until` (exclusive; capped at the durable head).
-    pub fn range(&self, from: u64, until: u64) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
+    pub fn range(
+        &self,
+        from: u64,
+        until: u64,
+    ) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
         self.shared.reader.range(from, until.min(self.len()))
     }
 
@@ -352,7 +406,8 @@ impl Writer {
                     }
                 }
             }
-            let due = self.options.checkpoint_every > 0 && self.since_checkpoint >= self.options.checkpoint_every;
+            let due = self.options.checkpoint_every > 0
+                && self.since_checkpoint >= self.options.checkpoint_every;
             if !checkpoints.is_empty() || due {
                 let result = self.write_checkpoint();
                 if let Err(e) = &result {
@@ -406,8 +461,12 @@ impl Writer {
         };
         let sealed = self.commit(vec![Draft::new(Principal::System, event)])?;
         let envelope = sealed.into_iter().next().ok_or(LogError::Unavailable)?;
-        let checkpoint =
-            Checkpoint { seq: envelope.seq, count: envelope.seq + 1, head_hash: envelope.hash.clone(), time: envelope.ts };
+        let checkpoint = Checkpoint {
+            seq: envelope.seq,
+            count: envelope.seq + 1,
+            head_hash: envelope.hash.clone(),
+            time: envelope.ts,
+        };
         checkpoint::write(&self.shared.reader.checkpoint_path, &checkpoint)?;
         let _ = self.shared.feed.send(envelope);
         self.since_checkpoint = 0;
@@ -426,7 +485,14 @@ mod tests {
     }
 
     fn note(i: u64) -> Draft {
-        Draft::new(Principal::Interactive { name: format!("w{i}") }, Event::DaemonStopped { reason: format!("n{i}") })
+        Draft::new(
+            Principal::Interactive {
+                name: format!("w{i}"),
+            },
+            Event::DaemonStopped {
+                reason: format!("n{i}"),
+            },
+        )
     }
 
     #[tokio::test(flavor = "multi_thread", worker_threads = 2)]
@@ -488,21 +554,32 @@ mod tests {
         }
         let (store, report) = open(dir.path(), Options::default());
         let problem = report.problem.unwrap();
-        assert_eq!((problem.seq, problem.kind), (8, ChainProblemKind::Truncated));
+        assert_eq!(
+            (problem.seq, problem.kind),
+            (8, ChainProblemKind::Truncated)
+        );
         store.close().await;
     }
 
     #[tokio::test]
     async fn automatic_checkpoints_every_n_events_and_subscribers_see_durable_events() {
         let dir = tempfile::tempdir().unwrap();
-        let (store, _) = open(dir.path(), Options { checkpoint_every: 5, ..Options::default() });
+        let (store, _) = open(
+            dir.path(),
+            Options {
+                checkpoint_every: 5,
+                ..Options::default()
+            },
+        );
         let mut sub = store.subscribe();
         for i in 0..12 {
             store.append(note(i)).await.unwrap();
         }
         let first = sub.recv().await.unwrap();
         assert_eq!(first.seq, 0);
-        let cp = checkpoint::read(&dir.path().join("checkpoint.json")).unwrap().unwrap();
+        let cp = checkpoint::read(&dir.path().join("checkpoint.json"))
+            .unwrap()
+            .unwrap();
         assert!(cp.seq >= 5, "{cp:?}");
         let checkpoints = store
             .range(0, u64::MAX)

@@ -56,7 +56,11 @@ fn start(args: Args) -> anyhow::Result<()> {
         config.daemon.log_file = Some(file.display().to_string());
         sources.push("flags".into());
     }
-    init_tracing(&config.daemon.log_filter, config.daemon.log_file.as_deref(), &paths)?;
+    init_tracing(
+        &config.daemon.log_filter,
+        config.daemon.log_file.as_deref(),
+        &paths,
+    )?;
 
     let runtime = tokio::runtime::Runtime::new()?;
     runtime.block_on(async move {
@@ -78,7 +82,10 @@ fn start(args: Args) -> anyhow::Result<()> {
 /// Cancel `shutdown` on the first SIGINT or SIGTERM.
 async fn on_signal(shutdown: CancellationToken) {
     use tokio::signal::unix::{SignalKind, signal};
-    let (Ok(mut int), Ok(mut term)) = (signal(SignalKind::interrupt()), signal(SignalKind::terminate())) else {
+    let (Ok(mut int), Ok(mut term)) = (
+        signal(SignalKind::interrupt()),
+        signal(SignalKind::terminate()),
+    ) else {
         tracing::error!("cannot install signal handlers");
         return;
     };
@@ -92,12 +99,19 @@ async fn on_signal(shutdown: CancellationToken) {
 /// Tracing to stderr (never stdout), and to a file when configured.
 fn init_tracing(filter: &str, file: Option<&str>, paths: &Paths) -> anyhow::Result<()> {
     let filter = || EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
-    let stderr = tracing_subscriber::fmt::layer().with_writer(std::io::stderr).with_filter(filter());
+    use std::io::IsTerminal;
+    let stderr = tracing_subscriber::fmt::layer()
+        .with_writer(std::io::stderr)
+        .with_ansi(std::io::stderr().is_terminal())
+        .with_filter(filter());
     let file_layer = match file {
         Some(name) => {
             let path = paths.state_dir.join(name);
             daemon::paths::create_private_dir(path.parent().unwrap_or(&paths.state_dir))?;
-            let file = std::fs::OpenOptions::new().create(true).append(true).open(&path)?;
+            let file = std::fs::OpenOptions::new()
+                .create(true)
+                .append(true)
+                .open(&path)?;
             Some(
                 tracing_subscriber::fmt::layer()
                     .with_ansi(false)
@@ -107,6 +121,9 @@ fn init_tracing(filter: &str, file: Option<&str>, paths: &Paths) -> anyhow::Resu
         }
         None => None,
     };
-    tracing_subscriber::registry().with(stderr).with(file_layer).try_init()?;
+    tracing_subscriber::registry()
+        .with(stderr)
+        .with(file_layer)
+        .try_init()?;
     Ok(())
 }

@@ -29,7 +29,9 @@ pub struct Overrides {
 impl Paths {
     /// Resolve from overrides, then `NIGHTJAR_*_DIR`, then the XDG variables, then `$HOME`.
     pub fn resolve(overrides: &Overrides) -> Result<Paths, PathError> {
-        Self::resolve_with(overrides, |name| std::env::var_os(name).filter(|v| !v.is_empty()))
+        Self::resolve_with(overrides, |name| {
+            std::env::var_os(name).filter(|v| !v.is_empty())
+        })
     }
 
     /// `resolve` with an injectable environment, for tests.
@@ -38,7 +40,10 @@ impl Paths {
         env: impl Fn(&str) -> Option<std::ffi::OsString>,
     ) -> Result<Paths, PathError> {
         let home = || env("HOME").map(PathBuf::from).ok_or(PathError::NoHome);
-        let pick = |flag: &Option<PathBuf>, own: &str, xdg: &str, fallback: &dyn Fn() -> Result<PathBuf, PathError>| {
+        let pick = |flag: &Option<PathBuf>,
+                    own: &str,
+                    xdg: &str,
+                    fallback: &dyn Fn() -> Result<PathBuf, PathError>| {
             if let Some(p) = flag {
                 return Ok(p.clone());
             }
@@ -50,17 +55,32 @@ impl Paths {
             }
             fallback()
         };
-        let config_dir = pick(&overrides.config_dir, CONFIG_DIR_ENV, "XDG_CONFIG_HOME", &|| {
-            Ok(home()?.join(".config").join("nightjar"))
-        })?;
-        let state_dir = pick(&overrides.state_dir, STATE_DIR_ENV, "XDG_STATE_HOME", &|| {
-            Ok(home()?.join(".local").join("state").join("nightjar"))
-        })?;
-        let runtime_dir = pick(&overrides.runtime_dir, RUNTIME_DIR_ENV, "XDG_RUNTIME_DIR", &|| {
-            let uid = nix::unistd::geteuid();
-            Ok(std::env::temp_dir().join(format!("nightjar-{uid}")))
-        })?;
-        Ok(Paths { config_dir, state_dir, runtime_dir })
+        let config_dir = pick(
+            &overrides.config_dir,
+            CONFIG_DIR_ENV,
+            "XDG_CONFIG_HOME",
+            &|| Ok(home()?.join(".config").join("nightjar")),
+        )?;
+        let state_dir = pick(
+            &overrides.state_dir,
+            STATE_DIR_ENV,
+            "XDG_STATE_HOME",
+            &|| Ok(home()?.join(".local").join("state").join("nightjar")),
+        )?;
+        let runtime_dir = pick(
+            &overrides.runtime_dir,
+            RUNTIME_DIR_ENV,
+            "XDG_RUNTIME_DIR",
+            &|| {
+                let uid = nix::unistd::geteuid();
+                Ok(std::env::temp_dir().join(format!("nightjar-{uid}")))
+            },
+        )?;
+        Ok(Paths {
+            config_dir,
+            state_dir,
+            runtime_dir,
+        })
     }
 
     pub fn config_file(&self) -> PathBuf {
@@ -93,7 +113,10 @@ impl Paths {
 
 /// Create `dir` (and parents) and make sure it is 0700, even if it already existed.
 pub fn create_private_dir(dir: &Path) -> io::Result<()> {
-    std::fs::DirBuilder::new().recursive(true).mode(0o700).create(dir)?;
+    std::fs::DirBuilder::new()
+        .recursive(true)
+        .mode(0o700)
+        .create(dir)?;
     std::fs::set_permissions(dir, std::fs::Permissions::from_mode(0o700))
 }
 
@@ -110,8 +133,10 @@ mod tests {
     use std::ffi::OsString;
 
     fn resolve(flags: Overrides, env: &[(&str, &str)]) -> Paths {
-        let env: HashMap<String, OsString> =
-            env.iter().map(|(k, v)| (k.to_string(), OsString::from(v))).collect();
+        let env: HashMap<String, OsString> = env
+            .iter()
+            .map(|(k, v)| (k.to_string(), OsString::from(v)))
+            .collect();
         Paths::resolve_with(&flags, |k| env.get(k).cloned()).unwrap()
     }
 
@@ -123,7 +148,12 @@ mod tests {
 
         let xdg = resolve(
             Overrides::default(),
-            &[("HOME", "/h"), ("XDG_CONFIG_HOME", "/x/c"), ("XDG_STATE_HOME", "/x/s"), ("XDG_RUNTIME_DIR", "/run/u")],
+            &[
+                ("HOME", "/h"),
+                ("XDG_CONFIG_HOME", "/x/c"),
+                ("XDG_STATE_HOME", "/x/s"),
+                ("XDG_RUNTIME_DIR", "/run/u"),
+            ],
         );
         assert_eq!(xdg.config_dir, PathBuf::from("/x/c/nightjar"));
         assert_eq!(xdg.state_dir, PathBuf::from("/x/s/nightjar"));
@@ -131,13 +161,21 @@ mod tests {
 
         let own = resolve(
             Overrides::default(),
-            &[("XDG_STATE_HOME", "/x/s"), (STATE_DIR_ENV, "/own/s"), (CONFIG_DIR_ENV, "/own/c"), (RUNTIME_DIR_ENV, "/own/r")],
+            &[
+                ("XDG_STATE_HOME", "/x/s"),
+                (STATE_DIR_ENV, "/own/s"),
+                (CONFIG_DIR_ENV, "/own/c"),
+                (RUNTIME_DIR_ENV, "/own/r"),
+            ],
         );
         assert_eq!(own.state_dir, PathBuf::from("/own/s"));
         assert_eq!(own.control_socket(), PathBuf::from("/own/r/control.sock"));
 
         let flag = resolve(
-            Overrides { state_dir: Some("/flag/s".into()), ..Overrides::default() },
+            Overrides {
+                state_dir: Some("/flag/s".into()),
+                ..Overrides::default()
+            },
             &[(STATE_DIR_ENV, "/own/s"), ("HOME", "/h")],
         );
         assert_eq!(flag.state_dir, PathBuf::from("/flag/s"));

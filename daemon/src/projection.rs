@@ -63,25 +63,43 @@ impl Projections {
             Event::ConfigLoaded { skill_modes, .. } => {
                 self.config_modes.clone_from(skill_modes);
             }
-            Event::ModeChanged { skill, to, nonce, .. } => {
+            Event::ModeChanged {
+                skill, to, nonce, ..
+            } => {
                 self.signed_modes.insert(skill.clone(), *to);
                 self.consumed_nonces.insert(nonce.clone());
             }
-            Event::ApprovalRequested { proposal_id, action_digest } => {
+            Event::ApprovalRequested {
+                proposal_id,
+                action_digest,
+            } => {
                 // The proposal event precedes the request; take tool and action from the id map.
-                let entry = self.pending.entry(proposal_id.clone()).or_insert_with(|| Pending {
-                    proposal_id: proposal_id.clone(),
-                    action_digest: action_digest.clone(),
-                    tool: String::new(),
-                    action: String::new(),
-                    run_id: envelope.run_id.clone(),
-                    proposed_seq: envelope.seq,
-                });
+                let entry = self
+                    .pending
+                    .entry(proposal_id.clone())
+                    .or_insert_with(|| Pending {
+                        proposal_id: proposal_id.clone(),
+                        action_digest: action_digest.clone(),
+                        tool: String::new(),
+                        action: String::new(),
+                        run_id: envelope.run_id.clone(),
+                        proposed_seq: envelope.seq,
+                    });
                 entry.action_digest.clone_from(action_digest);
             }
-            Event::ActionProposed { proposal_id, tool, action, action_digest, disposition, .. } => {
+            Event::ActionProposed {
+                proposal_id,
+                tool,
+                action,
+                action_digest,
+                disposition,
+                ..
+            } => {
                 use schemas::event::Disposition;
-                if matches!(disposition, Disposition::PendingApproval | Disposition::RecordedForReview) {
+                if matches!(
+                    disposition,
+                    Disposition::PendingApproval | Disposition::RecordedForReview
+                ) {
                     self.pending.insert(
                         proposal_id.clone(),
                         Pending {
@@ -95,14 +113,23 @@ impl Projections {
                     );
                 }
             }
-            Event::VerdictAccepted { proposal_id, nonce, .. } => {
+            Event::VerdictAccepted {
+                proposal_id, nonce, ..
+            } => {
                 self.pending.remove(proposal_id);
                 self.consumed_nonces.insert(nonce.clone());
             }
-            Event::ActionExecuting { call_id, proposal_id, .. } => {
+            Event::ActionExecuting {
+                call_id,
+                proposal_id,
+                ..
+            } => {
                 self.in_flight.insert(
                     call_id.clone(),
-                    InFlight { executing_seq: envelope.seq, proposal_id: proposal_id.clone() },
+                    InFlight {
+                        executing_seq: envelope.seq,
+                        proposal_id: proposal_id.clone(),
+                    },
                 );
             }
             Event::ActionExecuted { call_id, .. }
@@ -110,13 +137,21 @@ impl Projections {
             | Event::ActionOutcomeUnknown { call_id, .. } => {
                 self.in_flight.remove(call_id);
             }
-            Event::ActionDenied { proposal_id: Some(proposal_id), .. } => {
+            Event::ActionDenied {
+                proposal_id: Some(proposal_id),
+                ..
+            } => {
                 self.pending.remove(proposal_id);
             }
             Event::RunStarted { run_id, skill, .. } => {
                 self.runs.insert(
                     run_id.clone(),
-                    RunState { skill: skill.clone(), started_seq: envelope.seq, finished: false, items: BTreeMap::new() },
+                    RunState {
+                        skill: skill.clone(),
+                        started_seq: envelope.seq,
+                        finished: false,
+                        items: BTreeMap::new(),
+                    },
                 );
             }
             Event::RunFinished { run_id, .. } => {
@@ -124,20 +159,33 @@ impl Projections {
                     run.finished = true;
                 }
             }
-            Event::ItemStarted { run_id, item_id, .. } => {
+            Event::ItemStarted {
+                run_id, item_id, ..
+            } => {
                 if let Some(run) = self.runs.get_mut(run_id) {
                     run.items.entry(item_id.clone()).or_insert(false);
                 }
             }
-            Event::ItemFinished { run_id, item_id, .. } => {
+            Event::ItemFinished {
+                run_id, item_id, ..
+            } => {
                 if let Some(run) = self.runs.get_mut(run_id) {
                     run.items.insert(item_id.clone(), true);
                 }
             }
-            Event::KeyEnrolled { key_id, public_key, label, .. } => {
+            Event::KeyEnrolled {
+                key_id,
+                public_key,
+                label,
+                ..
+            } => {
                 self.keys.insert(
                     key_id.clone(),
-                    KeyState { public_key: public_key.clone(), label: label.clone(), revoked: false },
+                    KeyState {
+                        public_key: public_key.clone(),
+                        label: label.clone(),
+                        revoked: false,
+                    },
                 );
             }
             Event::KeyRevoked { key_id, .. } => {
@@ -151,7 +199,11 @@ impl Projections {
 
     /// The mode in effect for a skill: a signed change wins over configuration; observe otherwise.
     pub fn mode_of(&self, skill: &str) -> Mode {
-        self.signed_modes.get(skill).or_else(|| self.config_modes.get(skill)).copied().unwrap_or(Mode::Observe)
+        self.signed_modes
+            .get(skill)
+            .or_else(|| self.config_modes.get(skill))
+            .copied()
+            .unwrap_or(Mode::Observe)
     }
 
     /// Runs that started and never finished (interrupted by a crash or shutdown).
@@ -164,7 +216,7 @@ impl Projections {
 mod tests {
     use super::*;
     use schemas::event::{
-        Decision, Disposition, EffectPreview, EVENT_VERSION, Principal, Risk, UpstreamRequest,
+        Decision, Disposition, EVENT_VERSION, EffectPreview, Principal, Risk, UpstreamRequest,
     };
 
     fn envelope(seq: u64, event: Event) -> Envelope {
@@ -197,7 +249,12 @@ mod tests {
             params: serde_json::json!({}),
             risk: Risk::Hard,
             mode: Mode::Enforce,
-            request: UpstreamRequest { product: "asio".into(), method: "POST".into(), path: "/x".into(), body: None },
+            request: UpstreamRequest {
+                product: "asio".into(),
+                method: "POST".into(),
+                path: "/x".into(),
+                body: None,
+            },
             effect: EffectPreview::default(),
             action_digest: format!("d-{id}"),
             disposition,
@@ -230,7 +287,12 @@ mod tests {
             proposal_id: None,
             tool: "cw_tickets".into(),
             action: "update".into(),
-            request: UpstreamRequest { product: "manage".into(), method: "PATCH".into(), path: "/t".into(), body: None },
+            request: UpstreamRequest {
+                product: "manage".into(),
+                method: "PATCH".into(),
+                path: "/t".into(),
+                body: None,
+            },
         };
         let p = given(vec![
             executing("a"),
@@ -280,8 +342,18 @@ mod tests {
                 trigger: schemas::event::RunTrigger::Manual,
                 resumes: None,
             },
-            Event::ItemStarted { run_id: "r1".into(), item_id: "t1".into(), kind: "ticket".into(), subject: "1".into() },
-            Event::ItemStarted { run_id: "r1".into(), item_id: "t2".into(), kind: "ticket".into(), subject: "2".into() },
+            Event::ItemStarted {
+                run_id: "r1".into(),
+                item_id: "t1".into(),
+                kind: "ticket".into(),
+                subject: "1".into(),
+            },
+            Event::ItemStarted {
+                run_id: "r1".into(),
+                item_id: "t2".into(),
+                kind: "ticket".into(),
+                subject: "2".into(),
+            },
             Event::ItemFinished {
                 run_id: "r1".into(),
                 item_id: "t1".into(),

@@ -58,7 +58,10 @@ mod tests {
 
     #[test]
     fn sorts_keys_at_every_depth_without_whitespace() {
-        check(json!({"b": 1, "a": {"z": [3, {"y": 1, "x": 2}], "c": null}}), r#"{"a":{"c":null,"z":[3,{"x":2,"y":1}]},"b":1}"#);
+        check(
+            json!({"b": 1, "a": {"z": [3, {"y": 1, "x": 2}], "c": null}}),
+            r#"{"a":{"c":null,"z":[3,{"x":2,"y":1}]},"b":1}"#,
+        );
         check(json!("é\n"), r#""é\n""#);
         check(json!([]), "[]");
         check(json!({"B": 1, "a": 2, "_": 3}), r#"{"B":1,"_":3,"a":2}"#);

@@ -574,7 +574,11 @@ mod tests {
 
     #[test]
     fn event_type_matches_the_serialized_tag() {
-        let event = Event::Checkpointed { covers_seq: Some(1), head_hash: "ab".into(), count: 2 };
+        let event = Event::Checkpointed {
+            covers_seq: Some(1),
+            head_hash: "ab".into(),
+            count: 2,
+        };
         let value = serde_json::to_value(&event).unwrap();
         assert_eq!(value["event_type"], event.event_type());
         assert_eq!(value["payload"]["covers_seq"], 1);
@@ -586,11 +590,16 @@ mod tests {
             seq: 7,
             ts: "2026-11-23T01:02:03Z".parse().unwrap(),
             event_version: EVENT_VERSION,
-            principal: Principal::Skill { skill: "msp-night-triage".into(), run_id: "r1".into() },
+            principal: Principal::Skill {
+                skill: "msp-night-triage".into(),
+                run_id: "r1".into(),
+            },
             run_id: Some("r1".into()),
             prev_hash: GENESIS_HASH.into(),
             hash: "ff".into(),
-            event: Event::DaemonStopped { reason: "signal".into() },
+            event: Event::DaemonStopped {
+                reason: "signal".into(),
+            },
         };
         let text = serde_json::to_string(&envelope).unwrap();
         assert!(text.contains(r#""event_type":"DaemonStopped""#), "{text}");

@@ -6,7 +6,9 @@ use std::path::PathBuf;
 use schemars::{JsonSchema, schema_for};
 
 fn check<T: JsonSchema>(name: &str) -> Option<String> {
-    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("json").join(format!("{name}.schema.json"));
+    let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
+        .join("json")
+        .join(format!("{name}.schema.json"));
     let generated = serde_json::to_string_pretty(&schema_for!(T)).unwrap() + "\n";
     if std::env::var_os("UPDATE_SCHEMAS").is_some() {
         std::fs::write(&path, &generated).unwrap();

@@ -5,7 +5,9 @@
 
 use chrono::{DateTime, Utc};
 use schemas::control::{ChainProblem, ChainProblemKind, VerifyReport};
-use schemas::event::{Checkpoint, EVENT_VERSION, Envelope, Event, GENESIS_HASH, HASH_DOMAIN, Principal};
+use schemas::event::{
+    Checkpoint, EVENT_VERSION, Envelope, Event, GENESIS_HASH, HASH_DOMAIN, Principal,
+};
 use sha2::{Digest, Sha256};
 
 /// An event before the log gives it a place: who and what, but no seq, time or hashes.
@@ -18,7 +20,11 @@ pub struct Draft {
 
 impl Draft {
     pub fn new(principal: Principal, event: Event) -> Draft {
-        Draft { principal, run_id: None, event }
+        Draft {
+            principal,
+            run_id: None,
+            event,
+        }
     }
 
     pub fn with_run(mut self, run_id: impl Into<String>) -> Draft {
@@ -28,7 +34,12 @@ impl Draft {
 }
 
 /// Give `draft` its place after `prev_hash` at `seq`, and compute its hash.
-pub fn seal(draft: Draft, seq: u64, prev_hash: &str, ts: DateTime<Utc>) -> Result<Envelope, serde_json::Error> {
+pub fn seal(
+    draft: Draft,
+    seq: u64,
+    prev_hash: &str,
+    ts: DateTime<Utc>,
+) -> Result<Envelope, serde_json::Error> {
     let mut envelope = Envelope {
         seq,
         ts,
@@ -97,7 +108,14 @@ impl Verifier {
             // checked against the checkpoint instead.
             Start::Checkpoint(cp) => (cp.seq, None),
         };
-        Verifier { checkpoint, expected_seq, prev_hash, verified: 0, events: expected_seq, problem: None }
+        Verifier {
+            checkpoint,
+            expected_seq,
+            prev_hash,
+            verified: 0,
+            events: expected_seq,
+            problem: None,
+        }
     }
 
     /// Feed the next stored record. Returns `false` once a problem is found (stop feeding).
@@ -121,7 +139,10 @@ impl Verifier {
         if let Some(prev) = &self.prev_hash
             && envelope.prev_hash != *prev
         {
-            let detail = format!("prev_hash {} does not match the previous event's hash {prev}", envelope.prev_hash);
+            let detail = format!(
+                "prev_hash {} does not match the previous event's hash {prev}",
+                envelope.prev_hash
+            );
             return self.fail(key, ChainProblemKind::BrokenLink, detail);
         }
         match compute_hash(&envelope) {
@@ -140,7 +161,10 @@ impl Verifier {
             && cp.seq == key
             && cp.head_hash != envelope.hash
         {
-            let detail = format!("checkpoint recorded hash {} for seq {key}, log has {}", cp.head_hash, envelope.hash);
+            let detail = format!(
+                "checkpoint recorded hash {} for seq {key}, log has {}",
+                cp.head_hash, envelope.hash
+            );
             return self.fail(key, ChainProblemKind::CheckpointMismatch, detail);
         }
         self.prev_hash = Some(envelope.hash);
@@ -162,11 +186,13 @@ impl Verifier {
         {
             let detail = format!(
                 "checkpoint covers {} events (up to seq {}) but the log ends at {}",
-                cp.count,
-                cp.seq,
-                self.expected_seq
+                cp.count, cp.seq, self.expected_seq
             );
-            self.problem = Some(ChainProblem { seq: self.expected_seq, kind: ChainProblemKind::Truncated, detail });
+            self.problem = Some(ChainProblem {
+                seq: self.expected_seq,
+                kind: ChainProblemKind::Truncated,
+                detail,
+            });
         }
         VerifyReport {
             events: self.events,
@@ -187,7 +213,12 @@ mod tests {
         let ts: DateTime<Utc> = "2026-11-23T02:00:00Z".parse().unwrap();
         (0..n)
             .map(|seq| {
-                let draft = Draft::new(Principal::System, Event::DaemonStopped { reason: format!("r{seq}") });
+                let draft = Draft::new(
+                    Principal::System,
+                    Event::DaemonStopped {
+                        reason: format!("r{seq}"),
+                    },
+                );
                 let env = seal(draft, seq, &prev, ts).unwrap();
                 prev = env.hash.clone();
                 (seq, encode(&env).unwrap())
@@ -197,7 +228,12 @@ mod tests {
 
     fn checkpoint_at(records: &[(u64, Vec<u8>)], seq: u64) -> Checkpoint {
         let env = decode(&records[seq as usize].1).unwrap();
-        Checkpoint { seq, count: seq + 1, head_hash: env.hash, time: env.ts }
+        Checkpoint {
+            seq,
+            count: seq + 1,
+            head_hash: env.hash,
+            time: env.ts,
+        }
     }
 
     fn verify(records: &[(u64, Vec<u8>)], start: Start, cp: Option<Checkpoint>) -> VerifyReport {
@@ -218,22 +254,67 @@ mod tests {
         type Tamper = fn(&mut Vec<(u64, Vec<u8>)>);
         let cases: Vec<(&str, Tamper, Option<(u64, ChainProblemKind)>)> = vec![
             ("untouched", |_| {}, None),
-            ("flip a byte in a string", |r| flip(&mut r[4].1, b"r4", b"x4"), Some((4, ChainProblemKind::HashMismatch))),
-            ("break the JSON", |r| r[6].1[0] = b'[', Some((6, ChainProblemKind::Undecodable))),
-            ("delete in the middle", |r| { r.remove(3); }, Some((3, ChainProblemKind::Missing))),
-            ("swap two values", |r| { let a = r[5].1.clone(); r[5].1 = r[6].1.clone(); r[6].1 = a; }, Some((5, ChainProblemKind::SeqMismatch))),
-            ("truncate the tail", |r| r.truncate(7), Some((7, ChainProblemKind::Truncated))),
-            ("replace the newest with a re-sealed event", |r| {
-                let prev = decode(&r[8].1).unwrap().hash;
-                let forged = seal(Draft::new(Principal::System, Event::DaemonStopped { reason: "forged".into() }), 9, &prev, Utc::now()).unwrap();
-                r[9].1 = encode(&forged).unwrap();
-            }, Some((9, ChainProblemKind::CheckpointMismatch))),
-            ("re-link a middle event", |r| {
-                let mut env = decode(&r[2].1).unwrap();
-                env.prev_hash = GENESIS_HASH.into();
-                env.hash = compute_hash(&env).unwrap();
-                r[2].1 = encode(&env).unwrap();
-            }, Some((2, ChainProblemKind::BrokenLink))),
+            (
+                "flip a byte in a string",
+                |r| flip(&mut r[4].1, b"r4", b"x4"),
+                Some((4, ChainProblemKind::HashMismatch)),
+            ),
+            (
+                "break the JSON",
+                |r| r[6].1[0] = b'[',
+                Some((6, ChainProblemKind::Undecodable)),
+            ),
+            (
+                "delete in the middle",
+                |r| {
+                    r.remove(3);
+                },
+                Some((3, ChainProblemKind::Missing)),
+            ),
+            (
+                "swap two values",
+                |r| {
+                    let a = r[5].1.clone();
+                    r[5].1 = r[6].1.clone();
+                    r[6].1 = a;
+                },
+                Some((5, ChainProblemKind::SeqMismatch)),
+            ),
+            (
+                "truncate the tail",
+                |r| r.truncate(7),
+                Some((7, ChainProblemKind::Truncated)),
+            ),
+            (
+                "replace the newest with a re-sealed event",
+                |r| {
+                    let prev = decode(&r[8].1).unwrap().hash;
+                    let forged = seal(
+                        Draft::new(
+                            Principal::System,
+                            Event::DaemonStopped {
+                                reason: "forged".into(),
+                            },
+                        ),
+                        9,
+                        &prev,
+                        Utc::now(),
+                    )
+                    .unwrap();
+                    r[9].1 = encode(&forged).unwrap();
+                },
+                Some((9, ChainProblemKind::CheckpointMismatch)),
+            ),
+            (
+                "re-link a middle event",
+                |r| {
+                    let mut env = decode(&r[2].1).unwrap();
+                    env.prev_hash = GENESIS_HASH.into();
+                    env.hash = compute_hash(&env).unwrap();
+                    r[2].1 = encode(&env).unwrap();
+                },
+                Some((2, ChainProblemKind::BrokenLink)),
+            ),
         ];
         for (name, tamper, expected) in cases {
             let mut records = clean.clone();
@@ -248,7 +329,11 @@ mod tests {
     fn verifying_from_a_checkpoint_checks_the_checkpointed_hash_and_what_follows() {
         let records = chain(6);
         let cp = checkpoint_at(&records, 3);
-        let report = verify(&records[3..], Start::Checkpoint(cp.clone()), Some(cp.clone()));
+        let report = verify(
+            &records[3..],
+            Start::Checkpoint(cp.clone()),
+            Some(cp.clone()),
+        );
         assert!(report.ok(), "{:?}", report.problem);
         assert_eq!((report.events, report.verified), (6, 3));
 

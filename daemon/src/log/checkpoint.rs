@@ -9,9 +9,12 @@ use schemas::event::Checkpoint;
 /// Read the checkpoint file; `Ok(None)` when there is none yet.
 pub fn read(path: &Path) -> io::Result<Option<Checkpoint>> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
@@ -42,7 +45,12 @@ mod tests {
         let dir = tempfile::tempdir().unwrap();
         let path = dir.path().join("checkpoint.json");
         assert_eq!(read(&path).unwrap(), None);
-        let cp = Checkpoint { seq: 41, count: 42, head_hash: "ab".repeat(32), time: "2026-11-23T03:00:00Z".parse().unwrap() };
+        let cp = Checkpoint {
+            seq: 41,
+            count: 42,
+            head_hash: "ab".repeat(32),
+            time: "2026-11-23T03:00:00Z".parse().unwrap(),
+        };
         write(&path, &cp).unwrap();
         assert_eq!(read(&path).unwrap(), Some(cp));
         assert!(!path.with_extension("json.tmp").exists());

@@ -1,1 +1,236 @@
-//! Helpers shared by the end-to-end tests: temp dirs, spawning the real binaries, a raw control client.
+//! Helpers shared by the end-to-end tests: a private temp home for one daemon, spawning the real
+//! `nightjard` / `nightjarctl` binaries against it, and a raw control-protocol client.
+//!
+//! The binaries are the ones `cargo test --workspace` builds next to the test executable; nothing
+//! here touches the network or the real `$HOME`.
+
+use std::io::{BufRead, BufReader, Write};
+use std::os::unix::net::UnixStream;
+use std::path::{Path, PathBuf};
+use std::process::{Child, Command, Output, Stdio};
+use std::time::{Duration, Instant};
+
+/// Path of a workspace binary built by cargo (`target/<profile>/<name>`).
+pub fn bin(name: &str) -> PathBuf {
+    let exe = std::env::current_exe().expect("test executable path");
+    // target/<profile>/deps/<test>-<hash> -> target/<profile>/<name>
+    let dir = exe
+        .parent()
+        .and_then(Path::parent)
+        .expect("target directory");
+    let path = dir.join(name);
+    assert!(
+        path.exists(),
+        "{} is not built; run the suite with `cargo test --workspace` so every binary is built",
+        path.display()
+    );
+    path
+}
+
+/// One daemon's world: config, state and runtime directories under a fresh temp dir.
+#[derive(Debug)]
+pub struct Home {
+    pub root: tempfile::TempDir,
+}
+
+impl Default for Home {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl Home {
+    pub fn new() -> Home {
+        // Short paths: a Unix socket path must fit in ~108 bytes.
+        let root = tempfile::Builder::new()
+            .prefix("nj")
+            .tempdir_in("/tmp")
+            .expect("temp dir");
+        Home { root }
+    }
+
+    pub fn config_dir(&self) -> PathBuf {
+        self.root.path().join("c")
+    }
+    pub fn state_dir(&self) -> PathBuf {
+        self.root.path().join("s")
+    }
+    pub fn runtime_dir(&self) -> PathBuf {
+        self.root.path().join("r")
+    }
+    pub fn socket(&self) -> PathBuf {
+        self.runtime_dir().join("control.sock")
+    }
+    pub fn log_dir(&self) -> PathBuf {
+        self.state_dir().join("log")
+    }
+
+    /// A command for one of the binaries with this home's directories in its environment.
+    pub fn command(&self, name: &str) -> Command {
+        let mut cmd = Command::new(bin(name));
+        cmd.env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .env("HOME", self.root.path().join("home"))
+            .env("NIGHTJAR_CONFIG_DIR", self.config_dir())
+            .env("NIGHTJAR_STATE_DIR", self.state_dir())
+            .env("NIGHTJAR_RUNTIME_DIR", self.runtime_dir())
+            .env("NIGHTJAR_LOG", "info");
+        cmd
+    }
+
+    /// Start `nightjard` and wait until its control socket answers.
+    pub fn start_daemon(&self, extra: &[&str]) -> Daemon {
+        let log = self.root.path().join(format!("daemon-{}.log", unique()));
+        let stderr = std::fs::File::create(&log).expect("daemon log file");
+        let child = self
+            .command("nightjard")
+            .args(extra)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(stderr)
+            .spawn()
+            .expect("spawn nightjard");
+        let mut daemon = Daemon { child, log };
+        daemon.wait_ready(&self.socket());
+        daemon
+    }
+
+    /// Run `nightjarctl` with `args` to completion.
+    pub fn ctl(&self, args: &[&str]) -> Output {
+        self.command("nightjarctl")
+            .args(args)
+            .output()
+            .expect("run nightjarctl")
+    }
+}
+
+fn unique() -> u128 {
+    std::time::SystemTime::now()
+        .duration_since(std::time::UNIX_EPOCH)
+        .map(|d| d.as_nanos())
+        .unwrap_or(0)
+}
+
+/// A running `nightjard`.
+#[derive(Debug)]
+pub struct Daemon {
+    pub child: Child,
+    /// Its stderr (tracing output).
+    pub log: PathBuf,
+}
+
+impl Daemon {
+    fn wait_ready(&mut self, socket: &Path) {
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while Instant::now() < deadline {
+            if let Ok(Some(status)) = self.child.try_wait() {
+                panic!("nightjard exited early with {status}:\n{}", self.stderr());
+            }
+            if Control::connect(socket).is_ok() {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(20));
+        }
+        panic!(
+            "nightjard did not answer on {} within 30 s:\n{}",
+            socket.display(),
+            self.stderr()
+        );
+    }
+
+    pub fn stderr(&self) -> String {
+        std::fs::read_to_string(&self.log).unwrap_or_default()
+    }
+
+    pub fn pid(&self) -> nix::unistd::Pid {
+        nix::unistd::Pid::from_raw(self.child.id() as i32)
+    }
+
+    /// SIGTERM and wait for a clean exit.
+    pub fn stop(mut self) -> std::process::ExitStatus {
+        nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGTERM).expect("SIGTERM");
+        self.child.wait().expect("wait for nightjard")
+    }
+
+    /// SIGKILL: no shutdown path runs.
+    pub fn kill(mut self) {
+        nix::sys::signal::kill(self.pid(), nix::sys::signal::Signal::SIGKILL).expect("SIGKILL");
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for Daemon {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// A raw, blocking control-protocol client (speaks whatever hello it is told to).
+#[derive(Debug)]
+pub struct Control {
+    reader: BufReader<UnixStream>,
+    writer: UnixStream,
+}
+
+impl Control {
+    /// Connect and complete the handshake with the current protocol version.
+    pub fn connect(socket: &Path) -> std::io::Result<Control> {
+        let mut c = Control::raw(socket)?;
+        let reply = c.hello(schemas::control::PROTOCOL_VERSION)?;
+        if reply.get("welcome").is_none() {
+            return Err(std::io::Error::other(format!("not welcomed: {reply}")));
+        }
+        Ok(c)
+    }
+
+    /// Connect without saying anything.
+    pub fn raw(socket: &Path) -> std::io::Result<Control> {
+        let stream = UnixStream::connect(socket)?;
+        stream.set_read_timeout(Some(Duration::from_secs(30)))?;
+        Ok(Control {
+            reader: BufReader::new(stream.try_clone()?),
+            writer: stream,
+        })
+    }
+
+    pub fn hello(&mut self, version: u32) -> std::io::Result<serde_json::Value> {
+        self.send_line(
+            &serde_json::json!({"protocol_version": version, "client": "e2e"}).to_string(),
+        )?;
+        self.read_json()
+    }
+
+    pub fn send_line(&mut self, line: &str) -> std::io::Result<()> {
+        self.writer.write_all(line.as_bytes())?;
+        self.writer.write_all(b"\n")
+    }
+
+    /// The next line as JSON; an error at EOF.
+    pub fn read_json(&mut self) -> std::io::Result<serde_json::Value> {
+        let mut line = String::new();
+        if self.reader.read_line(&mut line)? == 0 {
+            return Err(std::io::Error::new(
+                std::io::ErrorKind::UnexpectedEof,
+                "connection closed",
+            ));
+        }
+        serde_json::from_str(&line).map_err(std::io::Error::other)
+    }
+
+    /// Send a request and read one response.
+    pub fn call(&mut self, request: serde_json::Value) -> std::io::Result<serde_json::Value> {
+        self.send_line(&request.to_string())?;
+        self.read_json()
+    }
+}
+
+/// Stdout of a finished command, as text.
+pub fn stdout(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stdout).into_owned()
+}
+
+/// Stderr of a finished command, as text.
+pub fn stderr(output: &Output) -> String {
+    String::from_utf8_lossy(&output.stderr).into_owned()
+}

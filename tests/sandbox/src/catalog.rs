@@ -42,7 +42,9 @@ impl Model {
 
     /// Case-insensitive lookup, for conditions and orderBy (the server matches fields loosely).
     pub fn field_ci(&self, name: &str) -> Option<&'static Field> {
-        self.fields.iter().find(|f| f.name.eq_ignore_ascii_case(name))
+        self.fields
+            .iter()
+            .find(|f| f.name.eq_ignore_ascii_case(name))
     }
 }
 

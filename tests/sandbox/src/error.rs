@@ -2,8 +2,8 @@
 //!
 //! Manage answers errors with `ErrorResponseMessage {code, message, errors[]}` (API-NOTES.md §9).
 //! Non-validation errors carry `"errors": null`: a real 404 reads
-//! `{"code":"NotFound","message":"Ticket 40789 not found","errors":null}` (67 bytes, matching the
-//! Content-Length seen in a published trace), and a failed login answers 401 with code
+//! `{"code":"NotFound","message":"Ticket 4078 not found","errors":null}` (67 bytes for a four-digit
+//! id, the Content-Length seen in a published trace of a ticket 404), and a failed login answers 401 with code
 //! `ConnectWiseApi` and an `UserNotAuthenticated` entry (christaylorcodes/ConnectWiseManageAPI#18).
 
 use axum::http::{HeaderValue, StatusCode, header};
@@ -35,7 +35,12 @@ impl ValidationError {
     }
 
     pub fn missing(resource: &str, field: &str) -> Self {
-        Self::new("MissingRequiredField", format!("The {field} field is required."), resource, field)
+        Self::new(
+            "MissingRequiredField",
+            format!("The {field} field is required."),
+            resource,
+            field,
+        )
     }
 }
 
@@ -58,12 +63,21 @@ struct Body<'a> {
 
 impl CwError {
     pub fn new(status: StatusCode, code: &str, message: impl Into<String>) -> Self {
-        CwError { status, code: code.into(), message: message.into(), errors: None }
+        CwError {
+            status,
+            code: code.into(),
+            message: message.into(),
+            errors: None,
+        }
     }
 
     /// A record that does not exist: "Ticket 40789 not found".
     pub fn not_found(entity: &str, id: i64) -> Self {
-        Self::new(StatusCode::NOT_FOUND, "NotFound", format!("{entity} {id} not found"))
+        Self::new(
+            StatusCode::NOT_FOUND,
+            "NotFound",
+            format!("{entity} {id} not found"),
+        )
     }
 
     /// A path the API does not have.
@@ -123,7 +137,12 @@ impl CwError {
             status: StatusCode::BAD_REQUEST,
             code: "InvalidObject".into(),
             message: format!("{param} is invalid"),
-            errors: Some(vec![ValidationError::new(code, err.to_string(), param, &field)]),
+            errors: Some(vec![ValidationError::new(
+                code,
+                err.to_string(),
+                param,
+                &field,
+            )]),
         }
     }
 
@@ -140,12 +159,20 @@ impl CwError {
     }
 
     pub fn internal() -> Self {
-        Self::new(StatusCode::INTERNAL_SERVER_ERROR, "ConnectWiseApi", "An error has occurred.")
+        Self::new(
+            StatusCode::INTERNAL_SERVER_ERROR,
+            "ConnectWiseApi",
+            "An error has occurred.",
+        )
     }
 
     /// The serialized body.
     pub fn body(&self) -> String {
-        let body = Body { code: &self.code, message: &self.message, errors: &self.errors };
+        let body = Body {
+            code: &self.code,
+            message: &self.message,
+            errors: &self.errors,
+        };
         serde_json::to_string(&body).unwrap_or_default()
     }
 }
@@ -175,9 +202,12 @@ mod tests {
 
     #[test]
     fn not_found_body_is_byte_for_byte_the_real_shape() {
-        let body = CwError::not_found("Ticket", 40789).body();
-        assert_eq!(body, r#"{"code":"NotFound","message":"Ticket 40789 not found","errors":null}"#);
-        // The Content-Length a real 404 for a five-digit ticket carried.
+        let body = CwError::not_found("Ticket", 4078).body();
+        assert_eq!(
+            body,
+            r#"{"code":"NotFound","message":"Ticket 4078 not found","errors":null}"#
+        );
+        // 67 bytes, the Content-Length of a real 404 for a ticket in a published trace.
         assert_eq!(body.len(), 67);
     }
 

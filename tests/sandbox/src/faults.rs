@@ -72,7 +72,9 @@ fn one() -> f64 {
 
 /// A SPEC that does not follow the grammar in this module's documentation.
 #[derive(Debug, Clone, PartialEq, thiserror::Error)]
-#[error("rule '{rule}': {reason} (grammar: [METHOD ]PATTERN=FAULT[,p=P][,times=N], FAULT one of latency:MS, 429[:SECS], 500, 502, 503, 504, hang, truncate, malformed)")]
+#[error(
+    "rule '{rule}': {reason} (grammar: [METHOD ]PATTERN=FAULT[,p=P][,times=N], FAULT one of latency:MS, 429[:SECS], 500, 502, 503, 504, hang, truncate, malformed)"
+)]
 pub struct SpecError {
     pub rule: String,
     pub reason: String,
@@ -80,11 +82,18 @@ pub struct SpecError {
 
 /// Parses a SPEC; empty rules (`;;`) are skipped.
 pub fn parse_spec(spec: &str) -> Result<Vec<FaultRule>, SpecError> {
-    spec.split(';').map(str::trim).filter(|r| !r.is_empty()).map(parse_rule).collect()
+    spec.split(';')
+        .map(str::trim)
+        .filter(|r| !r.is_empty())
+        .map(parse_rule)
+        .collect()
 }
 
 fn parse_rule(rule: &str) -> Result<FaultRule, SpecError> {
-    let fail = |reason: &str| SpecError { rule: rule.to_string(), reason: reason.to_string() };
+    let fail = |reason: &str| SpecError {
+        rule: rule.to_string(),
+        reason: reason.to_string(),
+    };
     let (target, action) = rule.split_once('=').ok_or_else(|| fail("missing '='"))?;
     let target = target.trim();
     let (method, pattern) = match target.split_once(char::is_whitespace) {
@@ -94,27 +103,38 @@ fn parse_rule(rule: &str) -> Result<FaultRule, SpecError> {
     if pattern.is_empty() {
         return Err(fail("empty path pattern"));
     }
-    if let Some(m) = &method {
-        if !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&m.as_str()) {
-            return Err(fail("unknown method"));
-        }
+    if let Some(m) = &method
+        && !["GET", "POST", "PUT", "PATCH", "DELETE", "HEAD", "OPTIONS"].contains(&m.as_str())
+    {
+        return Err(fail("unknown method"));
     }
     let mut parts = action.split(',').map(str::trim);
     let fault_text = parts.next().unwrap_or_default();
-    let number = |text: &str| text.parse::<u64>().map_err(|_| fail("expected a whole number"));
+    let number = |text: &str| {
+        text.parse::<u64>()
+            .map_err(|_| fail("expected a whole number"))
+    };
     let fault = match fault_text.split_once(':') {
         Some(("latency", ms)) => FaultKind::Latency { ms: number(ms)? },
-        Some(("429", secs)) => FaultKind::RateLimit { retry_after: number(secs)? },
+        Some(("429", secs)) => FaultKind::RateLimit {
+            retry_after: number(secs)?,
+        },
         None if fault_text == "429" => FaultKind::RateLimit { retry_after: 1 },
-        None if matches!(fault_text, "500" | "502" | "503" | "504") => {
-            FaultKind::ServerError { status: number(fault_text)? as u16 }
-        }
+        None if matches!(fault_text, "500" | "502" | "503" | "504") => FaultKind::ServerError {
+            status: number(fault_text)? as u16,
+        },
         None if fault_text == "hang" => FaultKind::Hang,
         None if fault_text == "truncate" => FaultKind::Truncate,
         None if fault_text == "malformed" => FaultKind::Malformed,
         _ => return Err(fail("unknown fault")),
     };
-    let mut parsed = FaultRule { method, pattern: pattern.to_string(), fault, probability: 1.0, times: None };
+    let mut parsed = FaultRule {
+        method,
+        pattern: pattern.to_string(),
+        fault,
+        probability: 1.0,
+        times: None,
+    };
     for option in parts {
         match option.split_once('=') {
             Some(("p", p)) => {
@@ -215,7 +235,10 @@ pub struct Faults {
 
 impl Faults {
     pub fn new(seed: u64, rules: Vec<FaultRule>) -> Self {
-        let faults = Faults { seed, added: Mutex::new((0, Vec::new())) };
+        let faults = Faults {
+            seed,
+            added: Mutex::new((0, Vec::new())),
+        };
         faults.add(rules);
         faults
     }
@@ -227,12 +250,20 @@ impl Faults {
         for rule in rules {
             guard.0 += 1;
             let stream = self.seed ^ guard.0.wrapping_mul(0x9E37_79B9_7F4A_7C15);
-            guard.1.push(Active { rule, rng: ChaCha8Rng::seed_from_u64(stream), fired: 0 });
+            guard.1.push(Active {
+                rule,
+                rng: ChaCha8Rng::seed_from_u64(stream),
+                fired: 0,
+            });
         }
     }
 
     pub fn clear(&self) {
-        self.added.lock().unwrap_or_else(|e| e.into_inner()).1.clear();
+        self.added
+            .lock()
+            .unwrap_or_else(|e| e.into_inner())
+            .1
+            .clear();
     }
 
     pub fn rules(&self) -> Vec<FaultRule> {
@@ -249,7 +280,10 @@ impl Faults {
         }
         for active in guard.1.iter_mut() {
             let rule = &active.rule;
-            if rule.method.as_deref().is_some_and(|m| !m.eq_ignore_ascii_case(method))
+            if rule
+                .method
+                .as_deref()
+                .is_some_and(|m| !m.eq_ignore_ascii_case(method))
                 || !glob(&rule.pattern, path)
                 || rule.times.is_some_and(|n| active.fired >= n)
             {
@@ -322,15 +356,33 @@ mod tests {
             ),
             (
                 "*=hang",
-                FaultRule { method: None, pattern: "*".into(), fault: FaultKind::Hang, probability: 1.0, times: None },
+                FaultRule {
+                    method: None,
+                    pattern: "*".into(),
+                    fault: FaultKind::Hang,
+                    probability: 1.0,
+                    times: None,
+                },
             ),
         ];
         for (spec, want) in cases {
             let got = parse_spec(spec).unwrap();
             assert_eq!(got, vec![want.clone()], "{spec}");
-            assert_eq!(parse_spec(&got[0].to_string()).unwrap(), got, "round trip of {spec}");
+            assert_eq!(
+                parse_spec(&got[0].to_string()).unwrap(),
+                got,
+                "round trip of {spec}"
+            );
         }
-        for bad in ["*", "*=418", "*=latency:soon", "*=429,p=2", "FETCH /x=500", "=500", "*=500,retries=3"] {
+        for bad in [
+            "*",
+            "*=418",
+            "*=latency:soon",
+            "*=429,p=2",
+            "FETCH /x=500",
+            "=500",
+            "*=500,retries=3",
+        ] {
             assert!(parse_spec(bad).is_err(), "{bad}");
         }
         assert_eq!(parse_spec(" a=hang ; ; b=truncate ").unwrap().len(), 2);
@@ -340,8 +392,16 @@ mod tests {
     fn glob_table() {
         let cases = [
             ("*", "/anything/at/all", true),
-            ("*/service/tickets*", "/v4_6_release/apis/3.0/service/tickets/12", true),
-            ("*/service/tickets", "/v4_6_release/apis/3.0/service/tickets/12", false),
+            (
+                "*/service/tickets*",
+                "/v4_6_release/apis/3.0/service/tickets/12",
+                true,
+            ),
+            (
+                "*/service/tickets",
+                "/v4_6_release/apis/3.0/service/tickets/12",
+                false,
+            ),
             ("/rmm/*/token", "/rmm/v1/token", true),
             ("*/COMPANY/*", "/v2025_1/apis/3.0/company/companies", true),
             ("*a*b*c", "xxaxxbxxc", true),
@@ -354,21 +414,32 @@ mod tests {
 
     #[test]
     fn decisions_are_deterministic_and_respect_times_and_probability() {
-        let rules = parse_spec("GET /a=429:3,times=2; /a=latency:10; *=500,p=0.5").unwrap();
+        let rules = parse_spec("GET /a=429:3,times=2; /a=latency:10; /a*=500,p=0.5").unwrap();
         let run = |seed| {
             let faults = Faults::new(seed, rules.clone());
-            (0..40).map(|_| faults.decide("GET", "/a")).collect::<Vec<_>>()
+            (0..40)
+                .map(|_| faults.decide("GET", "/a"))
+                .collect::<Vec<_>>()
         };
         let first = run(7);
         assert_eq!(first, run(7));
-        assert_eq!(first[0].terminal, Some(FaultKind::RateLimit { retry_after: 3 }));
-        assert_eq!(first[1].terminal, Some(FaultKind::RateLimit { retry_after: 3 }));
+        assert_eq!(
+            first[0].terminal,
+            Some(FaultKind::RateLimit { retry_after: 3 })
+        );
+        assert_eq!(
+            first[1].terminal,
+            Some(FaultKind::RateLimit { retry_after: 3 })
+        );
         assert!(first.iter().all(|d| d.latency_ms == 10));
         let server_errors = first[2..]
             .iter()
             .filter(|d| d.terminal == Some(FaultKind::ServerError { status: 500 }))
             .count();
-        assert!((8..=30).contains(&server_errors), "p=0.5 fired {server_errors} of 38");
+        assert!(
+            (8..=30).contains(&server_errors),
+            "p=0.5 fired {server_errors} of 38"
+        );
         let faults = Faults::new(7, rules);
         assert_eq!(faults.decide("POST", "/b"), Decision::default());
     }

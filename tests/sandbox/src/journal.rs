@@ -76,8 +76,13 @@ impl Journal {
     /// Sets the answer of an open entry (a no-op if it was cleared or dropped meanwhile).
     pub fn close(&self, seq: u64, status: u16, faults: Vec<String>) {
         let mut inner = self.lock();
-        let Some(first) = inner.entries.front().map(|e| e.seq) else { return };
-        if let Some(entry) = seq.checked_sub(first).and_then(|i| inner.entries.get_mut(i as usize)) {
+        let Some(first) = inner.entries.front().map(|e| e.seq) else {
+            return;
+        };
+        if let Some(entry) = seq
+            .checked_sub(first)
+            .and_then(|i| inner.entries.get_mut(i as usize))
+        {
             entry.status = status;
             entry.faults = faults;
         }
@@ -87,7 +92,12 @@ impl Journal {
     pub fn snapshot(&self, since: u64) -> Snapshot {
         let inner = self.lock();
         Snapshot {
-            entries: inner.entries.iter().filter(|e| e.seq >= since).cloned().collect(),
+            entries: inner
+                .entries
+                .iter()
+                .filter(|e| e.seq >= since)
+                .cloned()
+                .collect(),
             dropped: inner.dropped,
         }
     }

@@ -37,7 +37,11 @@ pub enum QueryError {
     #[error("Unknown field '{0}': only fields returned in a GET can be used")]
     UnknownField(String),
     #[error("{name} must be {expected}, got '{got}'")]
-    BadParameter { name: &'static str, expected: &'static str, got: String },
+    BadParameter {
+        name: &'static str,
+        expected: &'static str,
+        got: String,
+    },
 }
 
 /// A literal on the right of an operator.
@@ -78,7 +82,11 @@ impl Op {
 pub enum Expr {
     And(Box<Expr>, Box<Expr>),
     Or(Box<Expr>, Box<Expr>),
-    Cmp { path: Vec<String>, op: Op, value: Literal },
+    Cmp {
+        path: Vec<String>,
+        op: Op,
+        value: Literal,
+    },
 }
 
 #[derive(Debug, Clone, PartialEq)]
@@ -175,7 +183,9 @@ fn lex(src: &str) -> Result<Vec<(usize, Tok)>, QueryError> {
                     i += 1;
                 }
                 let text: String = chars[start..i].iter().map(|&(_, c)| c).collect();
-                let n = text.parse::<f64>().map_err(|_| err(pos, format!("Invalid number {text}")))?;
+                let n = text
+                    .parse::<f64>()
+                    .map_err(|_| err(pos, format!("Invalid number {text}")))?;
                 out.push((pos, Tok::Num(n)));
             }
             c if c.is_alphabetic() || c == '_' => {
@@ -222,7 +232,10 @@ impl Parser {
         self.toks.get(self.at).map(|&(p, _)| p).unwrap_or(self.end)
     }
     fn err<T>(&self, message: impl Into<String>) -> Result<T, QueryError> {
-        Err(QueryError::Syntax { position: self.pos(), message: message.into() })
+        Err(QueryError::Syntax {
+            position: self.pos(),
+            message: message.into(),
+        })
     }
     fn keyword(&self, word: &str) -> bool {
         matches!(self.peek(), Some(Tok::Ident(w)) if w.eq_ignore_ascii_case(word))
@@ -339,7 +352,11 @@ impl Parser {
 /// Parses a `conditions` (or `childConditions`, `customFieldConditions`) string.
 pub fn parse_conditions(src: &str) -> Result<Expr, QueryError> {
     let toks = lex(src)?;
-    let mut p = Parser { toks, at: 0, end: src.len() };
+    let mut p = Parser {
+        toks,
+        at: 0,
+        end: src.len(),
+    };
     let expr = p.expr()?;
     if p.at < p.toks.len() {
         return p.err("Expected and, or or the end of conditions");
@@ -369,11 +386,14 @@ pub fn canonical_path(path: &mut [String], model: &Model) -> Result<(), QueryErr
             return Err(unknown(path));
         }
         let Some(field) = current.field_ci(&path[i]) else {
-            if i == 0 && len == 1 {
-                if let Some(info) = INFO_FIELDS.iter().find(|f| f.eq_ignore_ascii_case(&path[0])) {
-                    path[0] = (*info).to_string();
-                    return Ok(());
-                }
+            if i == 0
+                && len == 1
+                && let Some(info) = INFO_FIELDS
+                    .iter()
+                    .find(|f| f.eq_ignore_ascii_case(&path[0]))
+            {
+                path[0] = (*info).to_string();
+                return Ok(());
             }
             return Err(unknown(path));
         };
@@ -484,7 +504,9 @@ fn order(field: &Value, lit: &Literal) -> Option<Ordering> {
     match (field, lit) {
         (Value::Number(n), Literal::Num(l)) => n.as_f64()?.partial_cmp(l),
         (Value::String(s), Literal::Num(l)) => s.trim().parse::<f64>().ok()?.partial_cmp(l),
-        (Value::Number(n), Literal::Str(s)) => n.as_f64()?.partial_cmp(&s.trim().parse::<f64>().ok()?),
+        (Value::Number(n), Literal::Str(s)) => {
+            n.as_f64()?.partial_cmp(&s.trim().parse::<f64>().ok()?)
+        }
         (Value::String(s), Literal::Str(l)) => Some(s.to_lowercase().cmp(&l.to_lowercase())),
         (Value::String(s), Literal::Date(d)) => Some(parse_datetime(s)?.cmp(d)),
         (Value::Bool(b), Literal::Bool(l)) => Some(b.cmp(l)),
@@ -509,12 +531,17 @@ fn like(text: &str, pattern: &str) -> bool {
         return false;
     }
     let mut at = first.len();
-    let Some((last, middle)) = rest.split_last() else { return true };
+    let Some((last, middle)) = rest.split_last() else {
+        return true;
+    };
     for part in middle {
         if part.is_empty() {
             continue;
         }
-        match text[at..].windows(part.len()).position(|w| w == part.as_slice()) {
+        match text[at..]
+            .windows(part.len())
+            .position(|w| w == part.as_slice())
+        {
             Some(found) => at += found + part.len(),
             None => return false,
         }
@@ -535,7 +562,10 @@ pub fn parse_order_by(src: &str) -> Result<Vec<SortKey>, QueryError> {
     let mut offset = 0;
     for part in src.split(',') {
         let words: Vec<&str> = part.split_whitespace().collect();
-        let syntax = |message: String| QueryError::Syntax { position: offset, message };
+        let syntax = |message: String| QueryError::Syntax {
+            position: offset,
+            message,
+        };
         let (field, descending) = match words.as_slice() {
             [field] => (*field, false),
             [field, dir] if dir.eq_ignore_ascii_case("asc") => (*field, false),
@@ -571,9 +601,10 @@ pub fn compare_records(a: &Value, b: &Value, keys: &[SortKey]) -> Ordering {
         let va = lookup(a, &key.path).into_iter().next();
         let vb = lookup(b, &key.path).into_iter().next();
         let ord = match (va, vb) {
-            (Some(Value::Number(x)), Some(Value::Number(y))) => {
-                x.as_f64().partial_cmp(&y.as_f64()).unwrap_or(Ordering::Equal)
-            }
+            (Some(Value::Number(x)), Some(Value::Number(y))) => x
+                .as_f64()
+                .partial_cmp(&y.as_f64())
+                .unwrap_or(Ordering::Equal),
             (Some(Value::String(x)), Some(Value::String(y))) => {
                 x.to_lowercase().cmp(&y.to_lowercase())
             }
@@ -607,8 +638,12 @@ pub fn project(record: &Value, fields: &[Vec<String>]) -> Value {
 }
 
 fn copy_path(src: &Value, path: &[String], dst: &mut Value) {
-    let Some((head, rest)) = path.split_first() else { return };
-    let Some(found) = src.get(head.as_str()) else { return };
+    let Some((head, rest)) = path.split_first() else {
+        return;
+    };
+    let Some(found) = src.get(head.as_str()) else {
+        return;
+    };
     let Value::Object(dst_map) = dst else { return };
     if rest.is_empty() {
         dst_map.insert(head.clone(), found.clone());
@@ -648,11 +683,14 @@ impl Paging {
         let number = |name: &'static str, raw: Option<&str>| -> Result<Option<i64>, QueryError> {
             match raw.map(str::trim) {
                 None | Some("") => Ok(None),
-                Some(text) => text.parse::<i64>().map(Some).map_err(|_| QueryError::BadParameter {
-                    name,
-                    expected: "an integer",
-                    got: text.to_string(),
-                }),
+                Some(text) => text
+                    .parse::<i64>()
+                    .map(Some)
+                    .map_err(|_| QueryError::BadParameter {
+                        name,
+                        expected: "an integer",
+                        got: text.to_string(),
+                    }),
             }
         };
         let page = number("page", page)?.unwrap_or(1).max(1) as usize;
@@ -720,7 +758,10 @@ mod tests {
             ("closedFlag = True", false),
             ("board/name = \"Help Desk\" and status/name = \"New\"", true),
             ("board/name = \"Projects\" or company/id = 250", true),
-            ("(board/id = 2 or board/id = 1) and closedFlag = false", true),
+            (
+                "(board/id = 2 or board/id = 1) and closedFlag = false",
+                true,
+            ),
             ("board/id = 2 or board/id = 3 and id = 42", false),
             ("board/id in (3,2,1)", true),
             ("status/name in (\"Closed\", \"Resolved\")", false),
@@ -822,7 +863,8 @@ mod tests {
 
     #[test]
     fn fields_projection_keeps_nesting() {
-        let fields = parse_fields("id, board/name,_info/lastUpdated,communicationItems/value,nosuch");
+        let fields =
+            parse_fields("id, board/name,_info/lastUpdated,communicationItems/value,nosuch");
         let got = project(&ticket(), &fields);
         assert_eq!(
             got,
@@ -845,7 +887,11 @@ mod tests {
         ];
         for (page, size, want_page, want_size) in cases {
             let p = Paging::parse(*page, *size).unwrap();
-            assert_eq!((p.page, p.page_size), (*want_page, *want_size), "{page:?} {size:?}");
+            assert_eq!(
+                (p.page, p.page_size),
+                (*want_page, *want_size),
+                "{page:?} {size:?}"
+            );
         }
         assert!(Paging::parse(Some("two"), None).is_err());
         let p = Paging::parse(Some("3"), Some("10")).unwrap();

@@ -6,6 +6,12 @@
 //! lengths) and `manage-get-subset-2026.4.openapi.json` (enums) and fails on any difference.
 //! Rewrite it with `UPDATE_CATALOG=1 cargo test -p sandbox --test catalog`.
 
+#![allow(
+    clippy::unwrap_used,
+    reason = "helpers in a test file fail loudly, like the tests"
+)]
+#![allow(clippy::type_complexity, reason = "case tables are tuples by design")]
+
 use std::collections::{BTreeMap, BTreeSet};
 use std::path::PathBuf;
 
@@ -44,13 +50,19 @@ fn shared(file: &str) -> Value {
     let path = PathBuf::from(env!("CARGO_MANIFEST_DIR"))
         .join("../../../shared/connectwise")
         .join(file);
-    let text = std::fs::read_to_string(&path)
-        .unwrap_or_else(|e| panic!("read {}: {e} (shared/ must sit beside the repo)", path.display()));
+    let text = std::fs::read_to_string(&path).unwrap_or_else(|e| {
+        panic!(
+            "read {}: {e} (shared/ must sit beside the repo)",
+            path.display()
+        )
+    });
     serde_json::from_str(&text).unwrap()
 }
 
 fn inner_type(ty: &str) -> &str {
-    ty.strip_prefix("array<").and_then(|t| t.strip_suffix('>')).unwrap_or(ty)
+    ty.strip_prefix("array<")
+        .and_then(|t| t.strip_suffix('>'))
+        .unwrap_or(ty)
 }
 
 fn max_len(desc: Option<&str>) -> Option<u32> {
@@ -71,7 +83,9 @@ fn render() -> String {
         if !wanted.insert(name.clone()) {
             continue;
         }
-        let model = models.get(&name).unwrap_or_else(|| panic!("model {name} missing"));
+        let model = models
+            .get(&name)
+            .unwrap_or_else(|| panic!("model {name} missing"));
         for prop in model["properties"].as_object().unwrap().values() {
             let ty = inner_type(prop["type"].as_str().unwrap());
             if models.contains_key(ty) && !wanted.contains(ty) {
@@ -85,12 +99,18 @@ fn render() -> String {
     out.push_str("//! types, required, max lengths) and `manage-get-subset-2026.4.openapi.json` (enums). Do not edit.\n\n");
     out.push_str("use super::{Field, Model};\n\n");
     out.push_str("pub(super) static MODELS: &[Model] = &[\n");
-    let ordered: BTreeMap<&str, &Value> =
-        wanted.iter().map(|n| (n.as_str(), &models[n.as_str()])).collect();
+    let ordered: BTreeMap<&str, &Value> = wanted
+        .iter()
+        .map(|n| (n.as_str(), &models[n.as_str()]))
+        .collect();
     for (name, model) in ordered {
         let required: Vec<String> = model["required"]
             .as_array()
-            .map(|r| r.iter().map(|v| format!("{:?}", v.as_str().unwrap())).collect())
+            .map(|r| {
+                r.iter()
+                    .map(|v| format!("{:?}", v.as_str().unwrap()))
+                    .collect()
+            })
             .unwrap_or_default();
         out.push_str(&format!(
             "    Model {{\n        name: {name:?},\n        required: &[{}],\n        fields: &[\n",
@@ -107,7 +127,11 @@ fn render() -> String {
                 .and_then(|s| s["properties"].get(field))
                 .and_then(|p| p.get("enum"))
                 .and_then(Value::as_array)
-                .map(|e| e.iter().map(|v| format!("{:?}", v.as_str().unwrap())).collect())
+                .map(|e| {
+                    e.iter()
+                        .map(|v| format!("{:?}", v.as_str().unwrap()))
+                        .collect()
+                })
                 .unwrap_or_default();
             out.push_str(&format!(
                 "            Field {{ name: {field:?}, ty: {ty:?}, max_len: {max}, enum_values: &[{}] }},\n",

@@ -1,0 +1,156 @@
+//! `nightjarctl`: the operator's command line. Talks to `nightjard` over the control socket, and
+//! reads the log directly from the state directory when no daemon runs.
+#![allow(
+    clippy::print_stdout,
+    reason = "a command-line tool prints its results"
+)]
+
+mod client;
+mod log_cmd;
+
+use std::path::PathBuf;
+use std::process::ExitCode;
+
+use clap::{Parser, Subcommand};
+use client::{Client, CtlError};
+use daemon::paths::{Overrides, Paths};
+use schemas::control::{Request, Response};
+
+/// Nightjar's control tool.
+#[derive(Debug, Parser)]
+#[command(name = "nightjarctl", version)]
+struct Args {
+    /// Configuration directory (default: $NIGHTJAR_CONFIG_DIR, $XDG_CONFIG_HOME/nightjar).
+    #[arg(long, global = true, value_name = "DIR")]
+    config_dir: Option<PathBuf>,
+    /// State directory (default: $NIGHTJAR_STATE_DIR, $XDG_STATE_HOME/nightjar).
+    #[arg(long, global = true, value_name = "DIR")]
+    state_dir: Option<PathBuf>,
+    /// Runtime directory holding the sockets (default: $NIGHTJAR_RUNTIME_DIR, $XDG_RUNTIME_DIR/nightjar).
+    #[arg(long, global = true, value_name = "DIR")]
+    runtime_dir: Option<PathBuf>,
+    #[command(subcommand)]
+    command: Command,
+}
+
+#[derive(Debug, Subcommand)]
+enum Command {
+    /// Is the daemon running, and how is its log.
+    Status {
+        /// Print the status as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// The event log: verify, tail, export, checkpoint.
+    Log {
+        #[command(subcommand)]
+        command: log_cmd::LogCommand,
+    },
+    /// Configuration helpers.
+    Config {
+        #[command(subcommand)]
+        command: ConfigCommand,
+    },
+}
+
+#[derive(Debug, Subcommand)]
+enum ConfigCommand {
+    /// Print a commented default config.toml.
+    Default,
+    /// Print where the configuration, state and sockets are.
+    Paths,
+}
+
+fn main() -> ExitCode {
+    let args = Args::parse();
+    let runtime = match tokio::runtime::Builder::new_current_thread()
+        .enable_all()
+        .build()
+    {
+        Ok(r) => r,
+        Err(e) => {
+            eprintln!("nightjarctl: cannot start: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    match runtime.block_on(dispatch(args)) {
+        Ok(code) => ExitCode::from(code),
+        Err(e) => {
+            eprintln!("nightjarctl: {e:#}");
+            ExitCode::from(e.exit_code())
+        }
+    }
+}
+
+async fn dispatch(args: Args) -> Result<u8, CtlError> {
+    let paths = Paths::resolve(&Overrides {
+        config_dir: args.config_dir,
+        state_dir: args.state_dir,
+        runtime_dir: args.runtime_dir,
+    })
+    .map_err(|e| CtlError::Other(e.into()))?;
+    match args.command {
+        Command::Status { json } => status(&paths, json).await,
+        Command::Log { command } => log_cmd::run(&paths, command).await,
+        Command::Config {
+            command: ConfigCommand::Default,
+        } => {
+            print!("{}", schemas::config::DEFAULT_TOML);
+            Ok(0)
+        }
+        Command::Config {
+            command: ConfigCommand::Paths,
+        } => {
+            println!("config file:    {}", paths.config_file().display());
+            println!("state dir:      {}", paths.state_dir.display());
+            println!("control socket: {}", paths.control_socket().display());
+            Ok(0)
+        }
+    }
+}
+
+async fn status(paths: &Paths, json: bool) -> Result<u8, CtlError> {
+    let mut client = Client::connect(&paths.control_socket()).await?;
+    let Response::Status(report) = client.call(&Request::Status).await? else {
+        return Err(CtlError::Other(anyhow::anyhow!(
+            "unexpected response to status"
+        )));
+    };
+    if json {
+        println!(
+            "{}",
+            serde_json::to_string_pretty(&report).map_err(|e| CtlError::Other(e.into()))?
+        );
+        return Ok(0);
+    }
+    println!(
+        "nightjard {} running (pid {}) since {}",
+        report.daemon_version,
+        report.pid,
+        report.started_at.to_rfc3339()
+    );
+    println!(
+        "  tenant:     {}",
+        if report.sandbox {
+            "built-in sandbox"
+        } else {
+            "ConnectWise"
+        }
+    );
+    println!("  state dir:  {}", report.state_dir);
+    println!("  socket:     {}", report.control_socket);
+    println!(
+        "  log:        {} events, head {}",
+        report.log.events,
+        short(&report.log.head_hash)
+    );
+    match &report.log.last_checkpoint {
+        Some(cp) => println!("  checkpoint: seq {} at {}", cp.seq, cp.time.to_rfc3339()),
+        None => println!("  checkpoint: none yet"),
+    }
+    Ok(0)
+}
+
+fn short(hash: &str) -> &str {
+    &hash[..hash.len().min(12)]
+}
