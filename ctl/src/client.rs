@@ -70,20 +70,21 @@ impl Client {
             protocol_version: PROTOCOL_VERSION,
             client: format!("nightjarctl {}", env!("CARGO_PKG_VERSION")),
         };
-        client.send_json(&hello).await?;
-        let line = tokio::time::timeout(HELLO_TIMEOUT, client.lines.next_line())
-            .await
-            .map_err(|_| {
-                CtlError::Other(anyhow::anyhow!(
-                    "nightjard did not answer the hello within {HELLO_TIMEOUT:?}"
-                ))
-            })?
-            .map_err(|e| CtlError::Other(e.into()))?;
-        let Some(line) = line else {
-            return Err(CtlError::Other(anyhow::anyhow!(
+        // A daemon that refuses the peer (another uid) drops the connection: reset, broken pipe
+        // or EOF, depending on timing.
+        let refused = || {
+            CtlError::Other(anyhow::anyhow!(
                 "nightjard closed the connection without answering; it serves only its own user, so check that {} belongs to you",
                 socket.display()
-            )));
+            ))
+        };
+        client.send_json(&hello).await.map_err(|_| refused())?;
+        let line = tokio::time::timeout(HELLO_TIMEOUT, client.lines.next_line())
+            .await
+            .map_err(|_| CtlError::Other(anyhow::anyhow!("nightjard did not answer the hello within {HELLO_TIMEOUT:?}")))?
+            .map_err(|_| refused())?;
+        let Some(line) = line else {
+            return Err(refused());
         };
         match serde_json::from_str::<HelloReply>(&line) {
             Ok(HelloReply::Welcome(_)) => Ok(client),

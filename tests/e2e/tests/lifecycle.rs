@@ -1,0 +1,82 @@
+//! Daemon lifecycle with the real binaries: single instance, config refused with line and
+//! reason, clean shutdown on SIGTERM and SIGINT with a final checkpoint, tail -f, and export
+//! identical through the daemon and offline.
+
+use std::io::{BufRead, BufReader};
+use std::process::Stdio;
+
+use e2e::{Control, Home, stderr, stdout};
+use serde_json::json;
+
+#[test]
+fn a_second_daemon_on_the_same_state_is_refused_with_the_pid() {
+    let home = Home::new();
+    let daemon = home.start_daemon(&[]);
+    let second = home.command("nightjard").output().unwrap();
+    assert!(!second.status.success());
+    let err = stderr(&second);
+    assert!(err.contains(&format!("already running (pid {})", daemon.child.id())), "{err}");
+    daemon.stop();
+}
+
+#[test]
+fn an_invalid_config_file_is_refused_at_start_with_line_and_reason() {
+    let home = Home::new();
+    std::fs::create_dir_all(home.config_dir()).unwrap();
+    std::fs::write(home.config_dir().join("config.toml"), "[daemon]\nlog_filter = \"info\"\ncheckpoint_evry = 5\n").unwrap();
+    let out = home.command("nightjard").output().unwrap();
+    assert!(!out.status.success());
+    let err = stderr(&out);
+    assert!(err.contains("line 3") && err.contains("unknown field `checkpoint_evry`"), "{err}");
+    assert!(err.contains("nightjarctl config default"), "{err}");
+
+    // The printed default is a valid file.
+    let default = home.ctl(&["config", "default"]);
+    std::fs::write(home.config_dir().join("config.toml"), &default.stdout).unwrap();
+    home.start_daemon(&[]).stop();
+}
+
+#[test]
+fn sigterm_and_sigint_shut_down_cleanly_with_a_final_checkpoint() {
+    for signal in [nix::sys::signal::Signal::SIGTERM, nix::sys::signal::Signal::SIGINT] {
+        let home = Home::new();
+        let mut daemon = home.start_daemon(&[]);
+        nix::sys::signal::kill(daemon.pid(), signal).unwrap();
+        assert!(daemon.child.wait().unwrap().success(), "{signal}");
+        assert!(!home.socket().exists());
+        let export = home.ctl(&["log", "export"]);
+        let events: Vec<serde_json::Value> = stdout(&export).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
+        let types: Vec<&str> = events.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
+        assert_eq!(types, ["DaemonStarted", "ConfigLoaded", "DaemonStopped", "Checkpointed"], "{signal}");
+        let checkpoint: serde_json::Value =
+            serde_json::from_slice(&std::fs::read(home.state_dir().join("checkpoint.json")).unwrap()).unwrap();
+        assert_eq!(checkpoint["seq"], 3);
+        assert_eq!(checkpoint["head_hash"], events[3]["hash"]);
+    }
+}
+
+#[test]
+fn tail_follow_streams_new_events_and_export_is_the_same_online_and_offline() {
+    let home = Home::new();
+    let daemon = home.start_daemon(&[]);
+    let mut tail = home
+        .command("nightjarctl")
+        .args(["log", "tail", "-f", "-n", "1"])
+        .stdout(Stdio::piped())
+        .spawn()
+        .unwrap();
+    let mut lines = BufReader::new(tail.stdout.take().unwrap()).lines();
+    assert!(lines.next().unwrap().unwrap().contains("ConfigLoaded"));
+    let mut control = Control::connect(&home.socket()).unwrap();
+    let reply = control.call(json!({"request": "checkpoint"})).unwrap();
+    let line = lines.next().unwrap().unwrap();
+    assert!(line.contains("Checkpointed"), "{line}");
+    assert!(line.trim_start().starts_with(&reply["body"]["seq"].to_string()), "{line}");
+    let _ = tail.kill();
+
+    let online = home.ctl(&["log", "export"]).stdout;
+    daemon.stop();
+    let offline = home.ctl(&["log", "export"]).stdout;
+    assert!(offline.starts_with(&online), "offline export extends the online one byte for byte");
+    assert_eq!(String::from_utf8_lossy(&offline).lines().count(), 5);
+}
