@@ -81,7 +81,11 @@ impl Client {
         client.send_json(&hello).await.map_err(|_| refused())?;
         let line = tokio::time::timeout(HELLO_TIMEOUT, client.lines.next_line())
             .await
-            .map_err(|_| CtlError::Other(anyhow::anyhow!("nightjard did not answer the hello within {HELLO_TIMEOUT:?}")))?
+            .map_err(|_| {
+                CtlError::Other(anyhow::anyhow!(
+                    "nightjard did not answer the hello within {HELLO_TIMEOUT:?}"
+                ))
+            })?
             .map_err(|_| refused())?;
         let Some(line) = line else {
             return Err(refused());

@@ -166,24 +166,18 @@ async fn replay(store: &Store, report: &VerifyReport) -> Result<Projections, Dae
     let store = store.clone();
     let events = report.events;
     let started = std::time::Instant::now();
-    let projections = tokio::task::spawn_blocking(move || -> Result<Projections, log::LogError> {
-        let mut projections = Projections::default();
-        for envelope in store.range(0, u64::MAX) {
-            match envelope {
-                Ok(envelope) => projections.apply(&envelope),
-                // Only reachable with --allow-broken-log: the break is on record, skip the record.
-                Err(log::LogError::Corrupt { seq, .. }) => {
-                    tracing::warn!(seq, "skipping an undecodable event")
-                }
-                Err(e) => return Err(e),
-            }
-        }
-        Ok(projections)
-    })
-    .await
-    .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
+    let (projections, decoded) =
+        tokio::task::spawn_blocking(move || -> Result<_, log::LogError> {
+            let mut projections = Projections::default();
+            let decoded =
+                store.replay(Projections::wants, |envelope| projections.apply(&envelope))?;
+            Ok((projections, decoded))
+        })
+        .await
+        .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
     tracing::info!(
         events,
+        decoded,
         elapsed_ms = started.elapsed().as_millis() as u64,
         "replayed the log"
     );

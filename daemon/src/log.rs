@@ -163,6 +163,39 @@ impl Reader {
             })
     }
 
+    /// Fold stored events `[from, ..)` into `f`, decoding only those whose type `wanted` accepts.
+    ///
+    /// The canonical encoding sorts keys, so every record starts with `{"event_type":"…"`: the
+    /// type is read from the prefix without decoding the record. Replay at start uses this to skip
+    /// the bulk of a log (reads, sessions, checkpoints) that no projection needs.
+    pub fn replay(
+        &self,
+        from: u64,
+        wanted: impl Fn(&str) -> bool,
+        mut f: impl FnMut(Envelope),
+    ) -> Result<u64, LogError> {
+        let mut decoded = 0;
+        for item in self.events.range(from.to_be_bytes()..) {
+            let (key, value) = item?;
+            if let Some(event_type) = chain::peek_event_type(&value)
+                && !wanted(event_type)
+            {
+                continue;
+            }
+            match chain::decode(&value) {
+                Ok(envelope) => {
+                    f(envelope);
+                    decoded += 1;
+                }
+                // Verification reports it; the daemon only gets here with --allow-broken-log.
+                Err(e) => {
+                    tracing::warn!(seq = key_seq(&key), error = %e, "skipping an undecodable event")
+                }
+            }
+        }
+        Ok(decoded)
+    }
+
     /// The newest stored event.
     pub fn last(&self) -> Result<Option<Envelope>, LogError> {
         match self.events.last()? {
@@ -195,6 +228,7 @@ fn key_seq(key: &[u8]) -> u64 {
     u64::from_be_bytes(buf)
 }
 
+#[allow(clippy::large_enum_variant, reason = "nearly every job is an append; boxing it would allocate per event")]
 enum Job {
     Append(Draft, oneshot::Sender<Result<Arc<Envelope>, LogError>>),
     Checkpoint(oneshot::Sender<Result<Checkpoint, LogError>>),
@@ -328,6 +362,15 @@ impl Store {
         until: u64,
     ) -> impl Iterator<Item = Result<Envelope, LogError>> + '_ {
         self.shared.reader.range(from, until.min(self.len()))
+    }
+
+    /// See [`Reader::replay`].
+    pub fn replay(
+        &self,
+        wanted: impl Fn(&str) -> bool,
+        f: impl FnMut(Envelope),
+    ) -> Result<u64, LogError> {
+        self.shared.reader.replay(0, wanted, f)
     }
 
     /// Verify the whole chain (reads every event).

@@ -197,6 +197,21 @@ impl Projections {
         }
     }
 
+    /// Whether `apply` does anything with events of this type (replay skips the others).
+    pub fn wants(event_type: &str) -> bool {
+        !matches!(
+            event_type,
+            "ActionRead"
+                | "DaemonStarted"
+                | "DaemonStopped"
+                | "SessionOpened"
+                | "SessionClosed"
+                | "VerdictRejected"
+                | "HumanOutcomeObserved"
+                | "Checkpointed"
+        )
+    }
+
     /// The mode in effect for a skill: a signed change wins over configuration; observe otherwise.
     pub fn mode_of(&self, skill: &str) -> Mode {
         self.signed_modes
@@ -259,6 +274,28 @@ mod tests {
             action_digest: format!("d-{id}"),
             disposition,
         }
+    }
+
+    #[test]
+    fn skipped_event_types_leave_the_projections_unchanged() {
+        let skipped = [
+            Event::DaemonStopped { reason: "x".into() },
+            Event::SessionClosed {
+                session_id: "s".into(),
+                reason: "eof".into(),
+                calls: 1,
+            },
+            Event::Checkpointed {
+                covers_seq: None,
+                head_hash: "h".into(),
+                count: 0,
+            },
+        ];
+        for event in skipped {
+            assert!(!Projections::wants(event.event_type()));
+            assert_eq!(given(vec![event]), Projections::default());
+        }
+        assert!(Projections::wants("ActionExecuting"));
     }
 
     #[test]

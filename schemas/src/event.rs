@@ -305,6 +305,10 @@ pub struct ConnectorState {
 /// The event catalog. Serialized adjacently: `"event_type": "ActionRead", "payload": {...}`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "event_type", content = "payload")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "events are built once and moved into the log; boxing variants would only add indirection"
+)]
 pub enum Event {
     DaemonStarted {
         version: String,

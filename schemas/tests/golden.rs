@@ -1,5 +1,6 @@
 //! Golden JSON Schema files: the generated schema of every wire and disk type must equal the file
 //! under `schemas/json/`. Run with `UPDATE_SCHEMAS=1` to rewrite them after an intended change.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
 use std::path::PathBuf;
 

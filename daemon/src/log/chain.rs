@@ -74,6 +74,14 @@ pub fn decode(bytes: &[u8]) -> Result<Envelope, serde_json::Error> {
     serde_json::from_slice(bytes)
 }
 
+/// The `event_type` of a stored record, read from its canonical prefix without decoding it.
+/// `None` when the record does not start as a canonical record does (then decode it fully).
+pub fn peek_event_type(bytes: &[u8]) -> Option<&str> {
+    let rest = bytes.strip_prefix(br#"{"event_type":""#)?;
+    let end = rest.iter().position(|&b| b == b'"')?;
+    std::str::from_utf8(&rest[..end]).ok()
+}
+
 /// Where verification starts: from genesis, or from a checkpointed event whose hash is known.
 #[derive(Debug, Clone)]
 pub enum Start {
@@ -252,7 +260,8 @@ mod tests {
         let clean = chain(10);
         let cp = checkpoint_at(&clean, 9);
         type Tamper = fn(&mut Vec<(u64, Vec<u8>)>);
-        let cases: Vec<(&str, Tamper, Option<(u64, ChainProblemKind)>)> = vec![
+        type Expected = Option<(u64, ChainProblemKind)>;
+        let cases: Vec<(&str, Tamper, Expected)> = vec![
             ("untouched", |_| {}, None),
             (
                 "flip a byte in a string",
@@ -341,6 +350,13 @@ mod tests {
         flip(&mut tampered[5].1, b"r5", b"q5");
         let report = verify(&tampered[3..], Start::Checkpoint(cp.clone()), Some(cp));
         assert_eq!(report.problem.map(|p| p.seq), Some(5));
+    }
+
+    #[test]
+    fn event_type_is_read_from_the_canonical_prefix() {
+        let records = chain(1);
+        assert_eq!(peek_event_type(&records[0].1), Some("DaemonStopped"));
+        assert_eq!(peek_event_type(br#"{"hash":"x"}"#), None);
     }
 
     fn flip(bytes: &mut [u8], from: &[u8], to: &[u8]) {

@@ -1,6 +1,7 @@
 //! Crash test with real processes: 16 concurrent writers append through the daemon while it is
 //! killed with SIGKILL at random moments, 20 times in a row. After every restart the chain must
 //! verify and every append that had been acknowledged must be in the log, unchanged.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
@@ -26,12 +27,19 @@ fn acknowledged_appends_survive_sigkill_and_the_chain_verifies() {
                 let socket = home.socket();
                 let acked = Arc::clone(&acked);
                 std::thread::spawn(move || {
-                    let Ok(mut control) = Control::connect(&socket) else { return 0 };
+                    let Ok(mut control) = Control::connect(&socket) else {
+                        return 0;
+                    };
                     let mut n = 0;
                     // Each checkpoint request appends a `Checkpointed` event; its reply is the ack.
                     while let Ok(reply) = control.call(json!({"request": "checkpoint"})) {
-                        let Some(seq) = reply["body"]["seq"].as_u64() else { break };
-                        let hash = reply["body"]["head_hash"].as_str().unwrap_or_default().to_owned();
+                        let Some(seq) = reply["body"]["seq"].as_u64() else {
+                            break;
+                        };
+                        let hash = reply["body"]["head_hash"]
+                            .as_str()
+                            .unwrap_or_default()
+                            .to_owned();
                         acked.lock().unwrap().insert(seq, hash);
                         n += 1;
                     }
@@ -53,16 +61,31 @@ fn acknowledged_appends_survive_sigkill_and_the_chain_verifies() {
         .lines()
         .map(|l| {
             let v: serde_json::Value = serde_json::from_str(l).unwrap();
-            (v["seq"].as_u64().unwrap(), v["hash"].as_str().unwrap().to_owned())
+            (
+                v["seq"].as_u64().unwrap(),
+                v["hash"].as_str().unwrap().to_owned(),
+            )
         })
         .collect();
     let acked = acked.lock().unwrap();
-    assert!(acked.len() > ROUNDS, "too few acknowledged appends to mean anything: {}", acked.len());
+    assert!(
+        acked.len() > ROUNDS,
+        "too few acknowledged appends to mean anything: {}",
+        acked.len()
+    );
     for (seq, hash) in acked.iter() {
-        assert_eq!(stored.get(seq), Some(hash), "acknowledged event {seq} lost or changed");
+        assert_eq!(
+            stored.get(seq),
+            Some(hash),
+            "acknowledged event {seq} lost or changed"
+        );
     }
     let daemon_starts = stdout(&export).matches("\"DaemonStarted\"").count();
     assert_eq!(daemon_starts, ROUNDS + 1);
-    eprintln!("{} acknowledged appends over {ROUNDS} kills, {} events stored", acked.len(), stored.len());
+    eprintln!(
+        "{} acknowledged appends over {ROUNDS} kills, {} events stored",
+        acked.len(),
+        stored.len()
+    );
     daemon.stop();
 }

@@ -1,6 +1,7 @@
 //! Daemon lifecycle with the real binaries: single instance, config refused with line and
 //! reason, clean shutdown on SIGTERM and SIGINT with a final checkpoint, tail -f, and export
 //! identical through the daemon and offline.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
 use std::io::{BufRead, BufReader};
 use std::process::Stdio;
@@ -15,7 +16,10 @@ fn a_second_daemon_on_the_same_state_is_refused_with_the_pid() {
     let second = home.command("nightjard").output().unwrap();
     assert!(!second.status.success());
     let err = stderr(&second);
-    assert!(err.contains(&format!("already running (pid {})", daemon.child.id())), "{err}");
+    assert!(
+        err.contains(&format!("already running (pid {})", daemon.child.id())),
+        "{err}"
+    );
     daemon.stop();
 }
 
@@ -23,11 +27,18 @@ fn a_second_daemon_on_the_same_state_is_refused_with_the_pid() {
 fn an_invalid_config_file_is_refused_at_start_with_line_and_reason() {
     let home = Home::new();
     std::fs::create_dir_all(home.config_dir()).unwrap();
-    std::fs::write(home.config_dir().join("config.toml"), "[daemon]\nlog_filter = \"info\"\ncheckpoint_evry = 5\n").unwrap();
+    std::fs::write(
+        home.config_dir().join("config.toml"),
+        "[daemon]\nlog_filter = \"info\"\ncheckpoint_evry = 5\n",
+    )
+    .unwrap();
     let out = home.command("nightjard").output().unwrap();
     assert!(!out.status.success());
     let err = stderr(&out);
-    assert!(err.contains("line 3") && err.contains("unknown field `checkpoint_evry`"), "{err}");
+    assert!(
+        err.contains("line 3") && err.contains("unknown field `checkpoint_evry`"),
+        "{err}"
+    );
     assert!(err.contains("nightjarctl config default"), "{err}");
 
     // The printed default is a valid file.
@@ -38,18 +49,38 @@ fn an_invalid_config_file_is_refused_at_start_with_line_and_reason() {
 
 #[test]
 fn sigterm_and_sigint_shut_down_cleanly_with_a_final_checkpoint() {
-    for signal in [nix::sys::signal::Signal::SIGTERM, nix::sys::signal::Signal::SIGINT] {
+    for signal in [
+        nix::sys::signal::Signal::SIGTERM,
+        nix::sys::signal::Signal::SIGINT,
+    ] {
         let home = Home::new();
         let mut daemon = home.start_daemon(&[]);
         nix::sys::signal::kill(daemon.pid(), signal).unwrap();
         assert!(daemon.child.wait().unwrap().success(), "{signal}");
         assert!(!home.socket().exists());
         let export = home.ctl(&["log", "export"]);
-        let events: Vec<serde_json::Value> = stdout(&export).lines().map(|l| serde_json::from_str(l).unwrap()).collect();
-        let types: Vec<&str> = events.iter().map(|e| e["event_type"].as_str().unwrap()).collect();
-        assert_eq!(types, ["DaemonStarted", "ConfigLoaded", "DaemonStopped", "Checkpointed"], "{signal}");
-        let checkpoint: serde_json::Value =
-            serde_json::from_slice(&std::fs::read(home.state_dir().join("checkpoint.json")).unwrap()).unwrap();
+        let events: Vec<serde_json::Value> = stdout(&export)
+            .lines()
+            .map(|l| serde_json::from_str(l).unwrap())
+            .collect();
+        let types: Vec<&str> = events
+            .iter()
+            .map(|e| e["event_type"].as_str().unwrap())
+            .collect();
+        assert_eq!(
+            types,
+            [
+                "DaemonStarted",
+                "ConfigLoaded",
+                "DaemonStopped",
+                "Checkpointed"
+            ],
+            "{signal}"
+        );
+        let checkpoint: serde_json::Value = serde_json::from_slice(
+            &std::fs::read(home.state_dir().join("checkpoint.json")).unwrap(),
+        )
+        .unwrap();
         assert_eq!(checkpoint["seq"], 3);
         assert_eq!(checkpoint["head_hash"], events[3]["hash"]);
     }
@@ -71,12 +102,20 @@ fn tail_follow_streams_new_events_and_export_is_the_same_online_and_offline() {
     let reply = control.call(json!({"request": "checkpoint"})).unwrap();
     let line = lines.next().unwrap().unwrap();
     assert!(line.contains("Checkpointed"), "{line}");
-    assert!(line.trim_start().starts_with(&reply["body"]["seq"].to_string()), "{line}");
+    assert!(
+        line.trim_start()
+            .starts_with(&reply["body"]["seq"].to_string()),
+        "{line}"
+    );
     let _ = tail.kill();
+    let _ = tail.wait();
 
     let online = home.ctl(&["log", "export"]).stdout;
     daemon.stop();
     let offline = home.ctl(&["log", "export"]).stdout;
-    assert!(offline.starts_with(&online), "offline export extends the online one byte for byte");
+    assert!(
+        offline.starts_with(&online),
+        "offline export extends the online one byte for byte"
+    );
     assert_eq!(String::from_utf8_lossy(&offline).lines().count(), 5);
 }

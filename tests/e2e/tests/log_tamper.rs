@@ -1,6 +1,7 @@
 //! Tamper tests on a log written by the real daemon: each kind of tampering is reported by
 //! `nightjarctl log verify` with the first bad seq, the daemon refuses to start on it, and a clean
 //! log verifies.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
 use std::path::Path;
 

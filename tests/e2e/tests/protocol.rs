@@ -1,6 +1,7 @@
 //! The control protocol's edges: another protocol version is told "incompatible version" (by the
 //! daemon to a raw client, and by nightjarctl to its user), never a hang or a panic; bad requests
 //! get structured errors and the connection lives on.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
 use std::io::{BufRead, BufReader, Write};
 use std::os::unix::net::UnixListener;
@@ -13,13 +14,25 @@ use serde_json::json;
 fn daemon_answers_another_protocol_version_with_incompatible_version_and_closes() {
     let home = Home::new();
     let daemon = home.start_daemon(&[]);
-    for hello in [json!({"protocol_version": 999, "client": "future"}).to_string(), "not json at all".to_owned()] {
+    for hello in [
+        json!({"protocol_version": 999, "client": "future"}).to_string(),
+        "not json at all".to_owned(),
+    ] {
         let mut raw = Control::raw(&home.socket()).unwrap();
         raw.send_line(&hello).unwrap();
         let reply = raw.read_json().unwrap();
         assert_eq!(reply["error"]["kind"], "incompatible_version", "{reply}");
-        assert!(reply["error"]["message"].as_str().unwrap().contains("control protocol 1"), "{reply}");
-        assert!(raw.read_json().is_err(), "connection closed after the refusal");
+        assert!(
+            reply["error"]["message"]
+                .as_str()
+                .unwrap()
+                .contains("control protocol 1"),
+            "{reply}"
+        );
+        assert!(
+            raw.read_json().is_err(),
+            "connection closed after the refusal"
+        );
     }
     // The daemon is unharmed.
     assert!(home.ctl(&["status"]).status.success());
@@ -31,7 +44,12 @@ fn bad_requests_get_structured_errors_and_the_connection_continues() {
     let home = Home::new();
     let daemon = home.start_daemon(&[]);
     let mut control = Control::connect(&home.socket()).unwrap();
-    for bad in ["{", r#"{"request":"launch_missiles"}"#, r#"{"request":"tail","from":"x"}"#, "[]"] {
+    for bad in [
+        "{",
+        r#"{"request":"launch_missiles"}"#,
+        r#"{"request":"tail","from":"x"}"#,
+        "[]",
+    ] {
         control.send_line(bad).unwrap();
         let reply = control.read_json().unwrap();
         assert_eq!(reply["response"], "error", "{bad}: {reply}");
@@ -75,15 +93,23 @@ fn nightjarctl_reports_an_incompatible_daemon_with_the_next_step() {
     let home = Home::new();
     let fake = fake_daemon(
         &home,
-        Some(json!({"error": {"kind": "incompatible_version", "message": "nightjard 9.0.0 speaks control protocol 7"}})),
+        Some(
+            json!({"error": {"kind": "incompatible_version", "message": "nightjard 9.0.0 speaks control protocol 7"}}),
+        ),
     );
     let out = home.ctl(&["status"]);
     let hello: serde_json::Value = serde_json::from_str(&fake.join().unwrap()).unwrap();
     assert_eq!(hello["protocol_version"], 1);
     assert_eq!(out.status.code(), Some(4), "{}", stderr(&out));
     let err = stderr(&out);
-    assert!(err.contains("incompatible version") && err.contains("protocol 7"), "{err}");
-    assert!(err.contains("use the nightjarctl that came with the running nightjard"), "{err}");
+    assert!(
+        err.contains("incompatible version") && err.contains("protocol 7"),
+        "{err}"
+    );
+    assert!(
+        err.contains("use the nightjarctl that came with the running nightjard"),
+        "{err}"
+    );
 }
 
 #[test]
@@ -102,7 +128,10 @@ fn nightjarctl_says_not_running_with_the_next_step() {
     let home = Home::new();
     let out = home.ctl(&["status"]);
     assert_eq!(out.status.code(), Some(3));
-    assert!(stderr(&out).contains("nightjard is not running") && stderr(&out).contains("Start it with `nightjard`"));
+    assert!(
+        stderr(&out).contains("nightjard is not running")
+            && stderr(&out).contains("Start it with `nightjard`")
+    );
     // Without a daemon, verification reads the state directory directly.
     let verify = home.ctl(&["log", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));

@@ -1,5 +1,6 @@
 //! The control socket's protection: 0600 in a 0700 directory, and connections from another uid
 //! refused (by the file permissions, and by the SO_PEERCRED check when the permissions are opened).
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
 use std::os::unix::fs::PermissionsExt;
 use std::process::Command;
@@ -36,7 +37,10 @@ fn another_uid_is_refused() {
     let home = Home::new();
     let daemon = home.start_daemon(&[]);
     // A copy of nightjarctl that uid 65534 can execute.
-    let shared = tempfile::Builder::new().prefix("njbin").tempdir_in("/tmp").unwrap();
+    let shared = tempfile::Builder::new()
+        .prefix("njbin")
+        .tempdir_in("/tmp")
+        .unwrap();
     std::fs::set_permissions(shared.path(), std::fs::Permissions::from_mode(0o755)).unwrap();
     let ctl = shared.path().join("nightjarctl");
     std::fs::copy(bin("nightjarctl"), &ctl).unwrap();
@@ -55,7 +59,11 @@ fn another_uid_is_refused() {
     // 1. As created: the 0700 directory keeps the other user out.
     let denied = as_nobody();
     assert!(!denied.status.success());
-    assert!(stderr(&denied).contains("ermission denied"), "{}", stderr(&denied));
+    assert!(
+        stderr(&denied).contains("ermission denied"),
+        "{}",
+        stderr(&denied)
+    );
 
     // 2. Even with every permission opened, the daemon's peer-uid check refuses the connection.
     for dir in [home.root.path().to_owned(), home.runtime_dir()] {
@@ -64,8 +72,18 @@ fn another_uid_is_refused() {
     std::fs::set_permissions(home.socket(), std::fs::Permissions::from_mode(0o666)).unwrap();
     let refused = as_nobody();
     assert!(!refused.status.success());
-    assert!(stderr(&refused).contains("serves only its own user"), "{}", stderr(&refused));
-    assert!(daemon.stderr().contains("refused a control connection from another user"), "{}", daemon.stderr());
+    assert!(
+        stderr(&refused).contains("serves only its own user"),
+        "{}",
+        stderr(&refused)
+    );
+    assert!(
+        daemon
+            .stderr()
+            .contains("refused a control connection from another user"),
+        "{}",
+        daemon.stderr()
+    );
 
     // The owner is still served.
     assert!(home.ctl(&["status"]).status.success());
