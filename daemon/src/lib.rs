@@ -9,18 +9,17 @@ pub mod control;
 pub mod instance;
 pub mod log;
 pub mod paths;
-pub mod projection;
+/// The projections are defined (and snapshotted) in `schemas`; the log keeps them current.
+pub use schemas::projection;
 
 use std::sync::Arc;
 
 use schemas::config::Config;
-use schemas::control::VerifyReport;
 use schemas::event::Event;
 use tokio_util::sync::CancellationToken;
 
 use crate::log::Store;
 use crate::paths::Paths;
-use crate::projection::Projections;
 
 /// Everything `run` needs, resolved by the caller.
 #[derive(Debug, Clone)]
@@ -68,7 +67,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         checkpoint_every: settings.config.daemon.checkpoint_every,
         ..log::Options::default()
     };
-    let (store, report) = Store::open(&paths.log_dir(), &paths.checkpoint_file(), options)?;
+    let (log_dir, checkpoint_file) = (paths.log_dir(), paths.checkpoint_file());
+    // Opening verifies and rebuilds the projections: blocking work, off the async threads.
+    let (store, report) = tokio::task::spawn_blocking(move || Store::open(&log_dir, &checkpoint_file, options))
+        .await
+        .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
     let anomaly = match (&report.problem, settings.allow_broken_log) {
         (None, _) => None,
         (Some(p), true) => Some(format!("{} at seq {}: {}", p.kind, p.seq, p.detail)),
@@ -81,7 +84,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
             });
         }
     };
-    let projections = replay(&store, &report).await?;
+    let projections = store.projections();
 
     let started = store
         .append_system(Event::DaemonStarted {
@@ -159,27 +162,4 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     }
     drop(lock);
     Ok(())
-}
-
-/// Rebuild the projections from the whole log, off the async threads.
-async fn replay(store: &Store, report: &VerifyReport) -> Result<Projections, DaemonError> {
-    let store = store.clone();
-    let events = report.events;
-    let started = std::time::Instant::now();
-    let (projections, decoded) =
-        tokio::task::spawn_blocking(move || -> Result<_, log::LogError> {
-            let mut projections = Projections::default();
-            let decoded =
-                store.replay(Projections::wants, |envelope| projections.apply(&envelope))?;
-            Ok((projections, decoded))
-        })
-        .await
-        .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
-    tracing::info!(
-        events,
-        decoded,
-        elapsed_ms = started.elapsed().as_millis() as u64,
-        "replayed the log"
-    );
-    Ok(projections)
 }

@@ -21,6 +21,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use schemas::control::{LogStatus, VerifyReport};
 use schemas::event::{Checkpoint, Envelope, Event, GENESIS_HASH, Principal};
+use schemas::projection::{Projections, Snapshot};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use chain::{Draft, Start};
@@ -243,6 +244,10 @@ struct Shared {
     durable: AtomicU64,
     head_hash: Mutex<String>,
     last_checkpoint: Mutex<Option<Checkpoint>>,
+    /// Kept current by the writer as events become durable.
+    projections: Mutex<Projections>,
+    /// Where a projection snapshot is written with each checkpoint.
+    snapshot_path: PathBuf,
     failed: AtomicBool,
     feed: broadcast::Sender<Arc<Envelope>>,
     writer: Mutex<Option<std::thread::JoinHandle<()>>>,
@@ -285,12 +290,16 @@ impl Store {
             Err(_) => report.head_hash.clone(),
         };
         let last_checkpoint = reader.checkpoint()?;
+        let snapshot_path = checkpoint_path.with_file_name("projections.json");
+        let projections = rebuild_projections(&reader, &snapshot_path)?;
         let (feed, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {
             reader,
             durable: AtomicU64::new(next),
             head_hash: Mutex::new(head_hash.clone()),
             last_checkpoint: Mutex::new(last_checkpoint.clone()),
+            projections: Mutex::new(projections),
+            snapshot_path,
             failed: AtomicBool::new(false),
             feed,
             writer: Mutex::new(None),
@@ -364,6 +373,11 @@ impl Store {
         self.shared.reader.range(from, until.min(self.len()))
     }
 
+    /// The projections as of the newest durable event.
+    pub fn projections(&self) -> Projections {
+        lock(&self.shared.projections).clone()
+    }
+
     /// See [`Reader::replay`].
     pub fn replay(
         &self,
@@ -397,6 +411,29 @@ impl Store {
             let _ = tokio::task::spawn_blocking(move || handle.join()).await;
         }
     }
+}
+
+/// Projections at the end of the stored log: from the snapshot when it matches the stored event it
+/// names, then folding only the events after it (skipping types no projection needs).
+fn rebuild_projections(reader: &Reader, snapshot_path: &Path) -> Result<Projections, LogError> {
+    let started = std::time::Instant::now();
+    let snapshot = match checkpoint::read_snapshot(snapshot_path) {
+        Ok(s) => s,
+        Err(e) => {
+            tracing::warn!(error = %e, "ignoring an unreadable projection snapshot; replaying the whole log");
+            None
+        }
+    };
+    let usable = snapshot.filter(|s| {
+        reader.range(s.seq, s.seq + 1).next().and_then(Result::ok).is_some_and(|e| e.hash == s.head_hash)
+    });
+    let (mut projections, from) = match usable {
+        Some(s) => (s.projections, s.seq + 1),
+        None => (Projections::default(), 0),
+    };
+    let decoded = reader.replay(from, Projections::wants, |e| projections.apply(&e))?;
+    tracing::info!(from, decoded, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
+    Ok(projections)
 }
 
 /// Lock a mutex, recovering from poisoning: the data behind these locks stays consistent even if
@@ -488,6 +525,12 @@ impl Writer {
         }
         self.shared.reader.events.apply_batch(batch)?;
         self.shared.reader.db.flush()?;
+        {
+            let mut projections = lock(&self.shared.projections);
+            for envelope in &sealed {
+                projections.apply(envelope);
+            }
+        }
         self.since_checkpoint += next - self.next;
         self.next = next;
         self.head_hash.clone_from(&prev);
@@ -511,6 +554,15 @@ impl Writer {
             time: envelope.ts,
         };
         checkpoint::write(&self.shared.reader.checkpoint_path, &checkpoint)?;
+        let snapshot = Snapshot {
+            seq: checkpoint.seq,
+            head_hash: checkpoint.head_hash.clone(),
+            projections: lock(&self.shared.projections).clone(),
+        };
+        // A missing or stale snapshot only costs a longer replay at the next start.
+        if let Err(e) = checkpoint::write_snapshot(&self.shared.snapshot_path, &snapshot) {
+            tracing::warn!(error = %e, "could not write the projection snapshot");
+        }
         let _ = self.shared.feed.send(envelope);
         self.since_checkpoint = 0;
         *lock(&self.shared.last_checkpoint) = Some(checkpoint.clone());
@@ -601,6 +653,63 @@ mod tests {
             (problem.seq, problem.kind),
             (8, ChainProblemKind::Truncated)
         );
+        store.close().await;
+    }
+
+    #[tokio::test]
+    async fn projections_are_the_same_from_a_snapshot_and_from_a_full_replay() {
+        use schemas::event::{Disposition, EffectPreview, Mode, Risk, UpstreamRequest};
+        let dir = tempfile::tempdir().unwrap();
+        let proposal = |id: u64| {
+            Draft::new(
+                Principal::System,
+                Event::ActionProposed {
+                    proposal_id: format!("p{id}"),
+                    call_id: format!("c{id}"),
+                    tool: "cw_rmm".into(),
+                    action: "run_script".into(),
+                    params: serde_json::json!({}),
+                    risk: Risk::Hard,
+                    mode: Mode::Enforce,
+                    request: UpstreamRequest { product: "asio".into(), method: "POST".into(), path: "/x".into(), body: None },
+                    effect: EffectPreview::default(),
+                    action_digest: format!("d{id}"),
+                    disposition: Disposition::PendingApproval,
+                },
+            )
+        };
+        let live = {
+            let (store, _) = open(dir.path(), Options::default());
+            for i in 0..5 {
+                store.append(proposal(i)).await.unwrap();
+            }
+            store.checkpoint().await.unwrap();
+            for i in 5..8 {
+                store.append(proposal(i)).await.unwrap();
+            }
+            let live = store.projections();
+            store.close().await;
+            live
+        };
+        assert_eq!(live.pending.len(), 8);
+        let snapshot = checkpoint::read_snapshot(&dir.path().join("projections.json")).unwrap().unwrap();
+        assert_eq!((snapshot.seq, snapshot.projections.pending.len()), (5, 5));
+        let (store, _) = open(dir.path(), Options::default());
+        assert_eq!(store.projections(), live, "from the snapshot plus the tail");
+        store.close().await;
+        drop(store);
+        std::fs::remove_file(dir.path().join("projections.json")).unwrap();
+        let (store, _) = open(dir.path(), Options::default());
+        assert_eq!(store.projections(), live, "from a full replay");
+        store.close().await;
+        drop(store);
+        // A snapshot that does not match the stored event is ignored, not trusted.
+        let mut forged = snapshot.clone();
+        forged.projections.pending.clear();
+        forged.head_hash = "00".repeat(32);
+        checkpoint::write_snapshot(&dir.path().join("projections.json"), &forged).unwrap();
+        let (store, _) = open(dir.path(), Options::default());
+        assert_eq!(store.projections(), live, "a mismatching snapshot is ignored");
         store.close().await;
     }
 

@@ -9,5 +9,6 @@ pub mod canonical;
 pub mod config;
 pub mod control;
 pub mod event;
+pub mod projection;
 
 pub use event::{Envelope, Event, Principal};

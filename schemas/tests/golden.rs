@@ -32,6 +32,7 @@ fn golden_schemas_match() {
         check::<schemas::control::Request>("control-request"),
         check::<schemas::control::Response>("control-response"),
         check::<schemas::config::Config>("config"),
+        check::<schemas::projection::Snapshot>("snapshot"),
     ]
     .into_iter()
     .flatten()

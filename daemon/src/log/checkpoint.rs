@@ -5,6 +5,7 @@ use std::io::{self, Write};
 use std::path::Path;
 
 use schemas::event::Checkpoint;
+use schemas::projection::Snapshot;
 
 /// Read the checkpoint file; `Ok(None)` when there is none yet.
 pub fn read(path: &Path) -> io::Result<Option<Checkpoint>> {
@@ -23,11 +24,31 @@ pub fn read(path: &Path) -> io::Result<Option<Checkpoint>> {
 /// Replace the checkpoint file atomically and durably: write a temp file, fsync, rename over the
 /// old one, fsync the directory. A crash leaves either the old or the new checkpoint, never half.
 pub fn write(path: &Path, checkpoint: &Checkpoint) -> io::Result<()> {
+    write_json(path, checkpoint)
+}
+
+/// Read a projection snapshot; `Ok(None)` when there is none.
+pub fn read_snapshot(path: &Path) -> io::Result<Option<Snapshot>> {
+    match std::fs::read(path) {
+        Ok(bytes) => serde_json::from_slice(&bytes)
+            .map(Some)
+            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+        Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
+        Err(e) => Err(e),
+    }
+}
+
+/// Replace a projection snapshot, as atomically as the checkpoint.
+pub fn write_snapshot(path: &Path, snapshot: &Snapshot) -> io::Result<()> {
+    write_json(path, snapshot)
+}
+
+fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
     let tmp = path.with_extension("json.tmp");
     {
         let mut file = std::fs::File::create(&tmp)?;
-        let bytes = serde_json::to_vec_pretty(checkpoint).map_err(io::Error::other)?;
+        let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
         file.write_all(&bytes)?;
         file.write_all(b"\n")?;
         file.sync_all()?;

@@ -2,14 +2,27 @@
 //! run state, consumed verdict nonces, enrolled keys and actions left executing.
 //!
 //! Each is a pure fold over events (`apply(&mut self, &Envelope)`), so the state after a restart
-//! is exactly the state the log describes.
+//! is exactly the state the log describes. The log keeps them current as it appends and writes a
+//! [`Snapshot`] with every checkpoint, so start-up folds only the events after the newest one.
 
 use std::collections::{BTreeMap, BTreeSet};
 
-use schemas::event::{Envelope, Event, Mode};
+use schemars::JsonSchema;
+use serde::{Deserialize, Serialize};
+
+use crate::event::{Envelope, Event, Mode};
+
+/// The projections as of the event at `seq` (a `Checkpointed` event whose hash is `head_hash`),
+/// stored beside the checkpoint file.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Snapshot {
+    pub seq: u64,
+    pub head_hash: String,
+    pub projections: Projections,
+}
 
 /// A hard (or observe-recorded) proposal waiting for a human verdict.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Pending {
     pub proposal_id: String,
     pub action_digest: String,
@@ -20,7 +33,7 @@ pub struct Pending {
 }
 
 /// Where a night-agent run stands.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct RunState {
     pub skill: String,
     pub started_seq: u64,
@@ -30,7 +43,7 @@ pub struct RunState {
 }
 
 /// An enrolled operator key.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct KeyState {
     pub public_key: String,
     pub label: String,
@@ -38,13 +51,13 @@ pub struct KeyState {
 }
 
 /// An `ActionExecuting` with no outcome yet.
-#[derive(Debug, Clone, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct InFlight {
     pub executing_seq: u64,
     pub proposal_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 pub struct Projections {
     pub pending: BTreeMap<String, Pending>,
     /// Modes from the newest `ConfigLoaded`.
@@ -95,7 +108,7 @@ impl Projections {
                 disposition,
                 ..
             } => {
-                use schemas::event::Disposition;
+                use crate::event::Disposition;
                 if matches!(
                     disposition,
                     Disposition::PendingApproval | Disposition::RecordedForReview
@@ -230,7 +243,7 @@ impl Projections {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::event::{
+    use crate::event::{
         Decision, Disposition, EVENT_VERSION, EffectPreview, Principal, Risk, UpstreamRequest,
     };
 
@@ -376,7 +389,7 @@ mod tests {
                 mode: Mode::Enforce,
                 model: "m".into(),
                 budgets: Default::default(),
-                trigger: schemas::event::RunTrigger::Manual,
+                trigger: crate::event::RunTrigger::Manual,
                 resumes: None,
             },
             Event::ItemStarted {
@@ -394,7 +407,7 @@ mod tests {
             Event::ItemFinished {
                 run_id: "r1".into(),
                 item_id: "t1".into(),
-                outcome: schemas::event::ItemOutcome::Done,
+                outcome: crate::event::ItemOutcome::Done,
                 reason: None,
                 steps: 2,
                 tokens: Default::default(),
