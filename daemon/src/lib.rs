@@ -69,9 +69,10 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     };
     let (log_dir, checkpoint_file) = (paths.log_dir(), paths.checkpoint_file());
     // Opening verifies and rebuilds the projections: blocking work, off the async threads.
-    let (store, report) = tokio::task::spawn_blocking(move || Store::open(&log_dir, &checkpoint_file, options))
-        .await
-        .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
+    let (store, report) =
+        tokio::task::spawn_blocking(move || Store::open(&log_dir, &checkpoint_file, options))
+            .await
+            .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
     let anomaly = match (&report.problem, settings.allow_broken_log) {
         (None, _) => None,
         (Some(p), true) => Some(format!("{} at seq {}: {}", p.kind, p.seq, p.detail)),

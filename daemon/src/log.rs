@@ -229,7 +229,10 @@ fn key_seq(key: &[u8]) -> u64 {
     u64::from_be_bytes(buf)
 }
 
-#[allow(clippy::large_enum_variant, reason = "nearly every job is an append; boxing it would allocate per event")]
+#[allow(
+    clippy::large_enum_variant,
+    reason = "nearly every job is an append; boxing it would allocate per event"
+)]
 enum Job {
     Append(Draft, oneshot::Sender<Result<Arc<Envelope>, LogError>>),
     Checkpoint(oneshot::Sender<Result<Checkpoint, LogError>>),
@@ -425,14 +428,23 @@ fn rebuild_projections(reader: &Reader, snapshot_path: &Path) -> Result<Projecti
         }
     };
     let usable = snapshot.filter(|s| {
-        reader.range(s.seq, s.seq + 1).next().and_then(Result::ok).is_some_and(|e| e.hash == s.head_hash)
+        reader
+            .range(s.seq, s.seq + 1)
+            .next()
+            .and_then(Result::ok)
+            .is_some_and(|e| e.hash == s.head_hash)
     });
     let (mut projections, from) = match usable {
         Some(s) => (s.projections, s.seq + 1),
         None => (Projections::default(), 0),
     };
     let decoded = reader.replay(from, Projections::wants, |e| projections.apply(&e))?;
-    tracing::info!(from, decoded, elapsed_ms = started.elapsed().as_millis() as u64, "projections rebuilt");
+    tracing::info!(
+        from,
+        decoded,
+        elapsed_ms = started.elapsed().as_millis() as u64,
+        "projections rebuilt"
+    );
     Ok(projections)
 }
 
@@ -671,7 +683,12 @@ mod tests {
                     params: serde_json::json!({}),
                     risk: Risk::Hard,
                     mode: Mode::Enforce,
-                    request: UpstreamRequest { product: "asio".into(), method: "POST".into(), path: "/x".into(), body: None },
+                    request: UpstreamRequest {
+                        product: "asio".into(),
+                        method: "POST".into(),
+                        path: "/x".into(),
+                        body: None,
+                    },
                     effect: EffectPreview::default(),
                     action_digest: format!("d{id}"),
                     disposition: Disposition::PendingApproval,
@@ -692,7 +709,9 @@ mod tests {
             live
         };
         assert_eq!(live.pending.len(), 8);
-        let snapshot = checkpoint::read_snapshot(&dir.path().join("projections.json")).unwrap().unwrap();
+        let snapshot = checkpoint::read_snapshot(&dir.path().join("projections.json"))
+            .unwrap()
+            .unwrap();
         assert_eq!((snapshot.seq, snapshot.projections.pending.len()), (5, 5));
         let (store, _) = open(dir.path(), Options::default());
         assert_eq!(store.projections(), live, "from the snapshot plus the tail");
@@ -709,7 +728,11 @@ mod tests {
         forged.head_hash = "00".repeat(32);
         checkpoint::write_snapshot(&dir.path().join("projections.json"), &forged).unwrap();
         let (store, _) = open(dir.path(), Options::default());
-        assert_eq!(store.projections(), live, "a mismatching snapshot is ignored");
+        assert_eq!(
+            store.projections(),
+            live,
+            "a mismatching snapshot is ignored"
+        );
         store.close().await;
     }
 

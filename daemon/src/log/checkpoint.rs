@@ -30,9 +30,12 @@ pub fn write(path: &Path, checkpoint: &Checkpoint) -> io::Result<()> {
 /// Read a projection snapshot; `Ok(None)` when there is none.
 pub fn read_snapshot(path: &Path) -> io::Result<Option<Snapshot>> {
     match std::fs::read(path) {
-        Ok(bytes) => serde_json::from_slice(&bytes)
-            .map(Some)
-            .map_err(|e| io::Error::new(io::ErrorKind::InvalidData, format!("{}: {e}", path.display()))),
+        Ok(bytes) => serde_json::from_slice(&bytes).map(Some).map_err(|e| {
+            io::Error::new(
+                io::ErrorKind::InvalidData,
+                format!("{}: {e}", path.display()),
+            )
+        }),
         Err(e) if e.kind() == io::ErrorKind::NotFound => Ok(None),
         Err(e) => Err(e),
     }
