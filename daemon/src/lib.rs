@@ -9,6 +9,7 @@ pub mod control;
 pub mod instance;
 pub mod log;
 pub mod paths;
+pub mod redact;
 /// The projections are defined (and snapshotted) in `schemas`; the log keeps them current.
 pub use schemas::projection;
 
