@@ -5,6 +5,7 @@
 //! ctl socket), [`config`], [`paths`], [`instance`] (single-instance lock).
 
 pub mod config;
+pub mod connector;
 pub mod control;
 pub mod instance;
 pub mod log;

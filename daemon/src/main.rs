@@ -7,8 +7,8 @@ use std::process::ExitCode;
 use std::sync::Arc;
 
 use clap::Parser;
-use daemon::redact::{RedactingWriter, Redactor};
 use daemon::paths::{Overrides, Paths};
+use daemon::redact::{RedactingWriter, Redactor};
 use tokio_util::sync::CancellationToken;
 use tracing_subscriber::{EnvFilter, Layer, layer::SubscriberExt, util::SubscriberInitExt};
 
@@ -101,14 +101,23 @@ async fn on_signal(shutdown: CancellationToken) {
 
 /// Environment variables holding credentials: their values are redacted from tracing output
 /// wherever they appear, whatever their shape.
-const SECRET_ENV: [&str; 5] =
-    ["CW_PRIVATE_KEY", "CW_RMM_CLIENT_SECRET", "CW_CPQ_PRIVATE_KEY", "CW_CPQ_ACCESS_KEY", "CW_SC_AUTH_SECRET"];
+const SECRET_ENV: [&str; 5] = [
+    "CW_PRIVATE_KEY",
+    "CW_RMM_CLIENT_SECRET",
+    "CW_CPQ_PRIVATE_KEY",
+    "CW_CPQ_ACCESS_KEY",
+    "CW_SC_AUTH_SECRET",
+];
 
 /// Tracing to stderr (never stdout), and to a file when configured, both through the redactor.
 fn init_tracing(filter: &str, file: Option<&str>, paths: &Paths) -> anyhow::Result<()> {
     let filter = || EnvFilter::try_new(filter).unwrap_or_else(|_| EnvFilter::new("info"));
     use std::io::IsTerminal;
-    let redactor = Arc::new(Redactor::new(SECRET_ENV.iter().filter_map(|name| std::env::var(name).ok())));
+    let redactor = Arc::new(Redactor::new(
+        SECRET_ENV
+            .iter()
+            .filter_map(|name| std::env::var(name).ok()),
+    ));
     let stderr = tracing_subscriber::fmt::layer()
         .with_writer(RedactingWriter::new(std::io::stderr, Arc::clone(&redactor)))
         .with_ansi(std::io::stderr().is_terminal())
