@@ -129,14 +129,18 @@ async fn status(paths: &Paths, json: bool) -> Result<u8, CtlError> {
         report.pid,
         report.started_at.to_rfc3339()
     );
-    println!(
-        "  tenant:     {}",
-        if report.sandbox {
-            "built-in sandbox"
-        } else {
-            "ConnectWise"
-        }
-    );
+    match &report.sandbox_url {
+        Some(url) => println!("  tenant:     built-in sandbox at {url}"),
+        None => println!("  tenant:     ConnectWise"),
+    }
+    for c in &report.connectors {
+        let state = match (&c.url, &c.problem) {
+            (Some(url), _) if c.configured => format!("configured, {url}"),
+            (_, Some(problem)) => format!("not configured: {problem}"),
+            _ => "not configured".to_owned(),
+        };
+        println!("  {:<16}{state}", format!("{}:", c.product));
+    }
     println!("  state dir:  {}", report.state_dir);
     println!("  socket:     {}", report.control_socket);
     println!(

@@ -30,8 +30,8 @@ pub struct Settings {
     pub config: Config,
     /// Configuration layers, lowest first (for `ConfigLoaded`).
     pub config_sources: Vec<String>,
-    /// Serve the built-in sandbox tenant.
-    pub sandbox: bool,
+    /// Serve the built-in sandbox tenant with this seed and point every connector at it.
+    pub sandbox: Option<u64>,
     /// Start even when the log fails verification (the anomaly is recorded in `DaemonStarted`).
     pub allow_broken_log: bool,
 }
@@ -56,6 +56,38 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Bind(#[from] control::BindError),
+    #[error("cannot start the sandbox tenant: {0}")]
+    Sandbox(#[from] sandbox::StartError),
+}
+
+/// The connectors' states, from the sandbox's `CW_*` settings or the process environment. A
+/// missing PSA configuration is recorded (and answered as "not configured" by the tools), not
+/// fatal: the log, the control socket and the feed work without ConnectWise.
+fn connector_states(tenant: Option<&sandbox::Running>) -> Vec<schemas::event::ConnectorState> {
+    let settings = match tenant {
+        Some(t) => {
+            let env: std::collections::BTreeMap<String, String> = t
+                .env_lines()
+                .iter()
+                .filter_map(|l| l.split_once('='))
+                .map(|(k, v)| (k.to_owned(), v.to_owned()))
+                .collect();
+            connector::Settings::from_env(|k| env.get(k).cloned())
+        }
+        None => connector::Settings::from_process_env(),
+    };
+    match settings {
+        Ok(s) => s.connector_states(),
+        Err(e) => {
+            tracing::warn!(error = %e, "ConnectWise PSA is not configured; run with --sandbox to try Nightjar on the built-in tenant");
+            vec![schemas::event::ConnectorState {
+                product: "manage".into(),
+                configured: false,
+                url: None,
+                problem: Some(e.to_string()),
+            }]
+        }
+    }
 }
 
 /// Run the daemon until `shutdown` is cancelled. Returns once every connection has finished, a
@@ -89,11 +121,31 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     };
     let projections = store.projections();
 
+    let tenant = match settings.sandbox {
+        Some(seed) => match sandbox::start(sandbox::Config {
+            seed,
+            ..sandbox::Config::default()
+        })
+        .await
+        {
+            Ok(t) => {
+                tracing::info!(url = %t.base_url(), seed, "sandbox tenant serving");
+                Some(t)
+            }
+            Err(e) => {
+                store.close().await;
+                return Err(e.into());
+            }
+        },
+        None => None,
+    };
+    let connectors = connector_states(tenant.as_ref());
+
     let started = store
         .append_system(Event::DaemonStarted {
             version: env!("CARGO_PKG_VERSION").to_owned(),
             pid: std::process::id(),
-            sandbox: settings.sandbox,
+            sandbox: tenant.is_some(),
             recovered_in_flight: projections.in_flight.len() as u32,
             log_anomaly: anomaly,
         })
@@ -114,7 +166,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         .append_system(Event::ConfigLoaded {
             sources: settings.config_sources.clone(),
             digest: config::digest(&settings.config),
-            connectors: Vec::new(),
+            connectors: connectors.clone(),
             skill_modes: Default::default(),
         })
         .await?;
@@ -137,7 +189,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     let ctx = Arc::new(control::Context {
         store: store.clone(),
         started_at: started.ts,
-        sandbox: settings.sandbox,
+        sandbox_url: tenant.as_ref().map(|t| t.base_url()),
+        connectors,
         config_dir: paths.config_dir.clone(),
         state_dir: paths.state_dir.clone(),
         socket: socket.clone(),
@@ -160,6 +213,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         .await;
     let checkpoint = store.checkpoint().await;
     store.close().await;
+    if let Some(tenant) = tenant {
+        tenant.shutdown().await;
+    }
     if let Err(e) = stopped.and(checkpoint) {
         tracing::error!(error = %e, "could not record the shutdown");
     }

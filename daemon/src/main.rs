@@ -28,6 +28,13 @@ struct Args {
     /// Also write tracing output to this file (overrides `daemon.log_file`).
     #[arg(long, value_name = "FILE")]
     log_file: Option<PathBuf>,
+    /// Serve the built-in sandbox tenant (a simulated ConnectWise on loopback) and point every
+    /// connector at it.
+    #[arg(long)]
+    sandbox: bool,
+    /// Seed of the sandbox tenant's data (same seed, same tenant).
+    #[arg(long, default_value_t = 42, requires = "sandbox")]
+    seed: u64,
     /// Start even if the event log fails verification; the anomaly is recorded.
     #[arg(long)]
     allow_broken_log: bool,
@@ -73,7 +80,7 @@ fn start(args: Args) -> anyhow::Result<()> {
             paths,
             config,
             config_sources: sources,
-            sandbox: false,
+            sandbox: args.sandbox.then_some(args.seed),
             allow_broken_log: args.allow_broken_log,
         };
         let result = daemon::run(settings, shutdown.clone()).await;

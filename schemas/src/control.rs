@@ -100,6 +100,11 @@ pub struct StatusReport {
     pub config_dir: String,
     pub state_dir: String,
     pub control_socket: String,
+    /// Base URL of the embedded sandbox tenant, when serving one.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub sandbox_url: Option<String>,
+    /// Each ConnectWise product: configured or why not (URLs, never credentials).
+    pub connectors: Vec<crate::event::ConnectorState>,
     pub log: LogStatus,
 }
 

@@ -119,3 +119,69 @@ fn tail_follow_streams_new_events_and_export_is_the_same_online_and_offline() {
     );
     assert_eq!(String::from_utf8_lossy(&offline).lines().count(), 5);
 }
+
+#[test]
+fn sandbox_mode_points_every_connector_at_the_embedded_tenant() {
+    let home = Home::new();
+    let daemon = home.start_daemon(&["--sandbox", "--seed", "7"]);
+    let status: serde_json::Value =
+        serde_json::from_slice(&home.ctl(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["sandbox"], true, "{status}");
+    let base = status["sandbox_url"].as_str().unwrap().to_owned();
+    assert!(base.starts_with("http://127.0.0.1:"), "{base}");
+    let connectors = status["connectors"].as_array().unwrap();
+    let products: Vec<&str> = connectors
+        .iter()
+        .map(|c| c["product"].as_str().unwrap())
+        .collect();
+    assert_eq!(products, ["manage", "asio", "sell", "screenconnect"]);
+    for c in connectors {
+        assert_eq!(c["configured"], true, "{c}");
+        assert!(c["url"].as_str().unwrap().starts_with(&base), "{c}");
+    }
+
+    // The tenant really answers on loopback.
+    let addr = base.trim_start_matches("http://");
+    let mut stream = std::net::TcpStream::connect(addr).unwrap();
+    use std::io::{Read, Write};
+    write!(
+        stream,
+        "GET /__sandbox/health HTTP/1.0\r\nHost: {addr}\r\n\r\n"
+    )
+    .unwrap();
+    let mut answer = String::new();
+    stream.read_to_string(&mut answer).unwrap();
+    assert!(
+        answer.starts_with("HTTP/1.0 200") && answer.contains(r#""ok":true"#),
+        "{answer}"
+    );
+
+    // ConfigLoaded records the connectors, never their credentials.
+    let export = stdout(&home.ctl(&["log", "export"]));
+    assert!(export.contains(r#""event_type":"ConfigLoaded""#) && export.contains(&base));
+    assert!(
+        !export.contains("sandbox_priv") && !export.contains("sandbox_rmm_secret"),
+        "credentials in the log"
+    );
+    assert!(daemon.stop().success());
+}
+
+#[test]
+fn without_configuration_the_psa_connector_says_what_to_set() {
+    let home = Home::new();
+    let daemon = home.start_daemon(&[]);
+    let status: serde_json::Value =
+        serde_json::from_slice(&home.ctl(&["status", "--json"]).stdout).unwrap();
+    assert_eq!(status["sandbox"], false);
+    let manage = &status["connectors"][0];
+    assert_eq!(
+        (manage["product"].as_str(), manage["configured"].as_bool()),
+        (Some("manage"), Some(false))
+    );
+    let problem = manage["problem"].as_str().unwrap();
+    assert!(
+        problem.contains("CW_API_URL") && problem.contains("CW_PRIVATE_KEY"),
+        "{problem}"
+    );
+    daemon.stop();
+}
