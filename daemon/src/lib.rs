@@ -11,6 +11,7 @@ pub mod instance;
 pub mod log;
 pub mod paths;
 pub mod redact;
+pub mod view;
 /// The projections are defined (and snapshotted) in `schemas`; the log keeps them current.
 pub use schemas::projection;
 
