@@ -1,6 +1,7 @@
 //! The Asio (ConnectWise RMM) partner API client, kept thin (API-NOTES §14): OAuth2 client
 //! credentials from `POST {base}/v1/token`, the bearer token cached and fetched again shortly
-//! before it expires and, once, when a request is refused with 401; a few typed reads (companies,
+//! before it expires and, once, when a request is refused with 401 (a read is then sent again, a
+//! write is not); a few typed reads (companies,
 //! devices, patches, scripts) and raw `get`/`post`.
 
 use std::time::Duration;
@@ -12,6 +13,7 @@ use serde_json::{Value, json};
 use tokio::sync::Mutex;
 use tokio::time::Instant;
 
+use super::retry::Idempotency;
 use super::settings::{AsioSettings, Secret};
 use super::{
     Answer, Call, Error, Http, Policy, Product, Request, error_from_answer, join_segments,
@@ -116,9 +118,9 @@ impl Asio {
         Ok(header)
     }
 
-    /// Sends with a bearer token; on 401 fetches a new token and sends once more. A 401 means the
-    /// request was refused before it was processed, so sending it again (even a write) does not
-    /// apply it twice.
+    /// Sends with a bearer token; on 401 fetches a new token and, for reads only, sends once more.
+    /// A write refused with 401 is not sent again (invariant 4 holds to the letter: a write reaches
+    /// the API at most once); the renewed token serves the caller's next attempt.
     async fn send(&self, call: &Call, request: Request) -> Result<Answer, Error> {
         let token = self.bearer(call, None).await?;
         let first = request.clone().header("authorization", token.clone());
@@ -126,6 +128,12 @@ impl Asio {
         let answer = if answer.status == StatusCode::UNAUTHORIZED {
             tracing::debug!("asio refused the bearer token; fetching a new one");
             let fresh = self.bearer(call, Some(&token)).await?;
+            if request.idempotency != Idempotency::Safe {
+                return Err(Error::Unauthorized {
+                    product: Product::Asio,
+                    message: "the access token was refused and has been renewed; the write was not sent again, so it can be retried".into(),
+                });
+            }
             self.http
                 .send(call, &request.header("authorization", fresh))
                 .await?
@@ -248,6 +256,44 @@ mod tests {
                 "POST /rmm/v1/token 200",
                 "GET /rmm/api/platform/v1/automation/scripts 200",
             ]
+        );
+        tenant.shutdown().await;
+    }
+
+    #[tokio::test]
+    async fn a_write_refused_with_401_is_renewed_for_next_time_but_not_sent_again() {
+        let tenant = Tenant::start_with(|c| c.rmm_token_ttl = Duration::from_secs(1)).await;
+        let asio = Asio::new(tenant.settings.asio.configured().unwrap(), tenant.policy()).unwrap();
+        let call = Call::default();
+        asio.scripts(&call).await.unwrap();
+        tokio::time::sleep(Duration::from_millis(1100)).await;
+        asio.trust_cached_token_for(Duration::from_secs(60)).await;
+        let path = [
+            "api",
+            "platform",
+            "v2",
+            "automation",
+            "endpoints",
+            "schedule-tasks",
+        ];
+        let e = asio
+            .post(&call, &path, &json!({}), false)
+            .await
+            .unwrap_err();
+        assert_eq!(e.kind(), "unauthorized", "{e}");
+        assert!(e.to_string().contains("not sent again"), "{e}");
+        let lines = journal_lines(&tenant, "rmm");
+        let writes = lines
+            .iter()
+            .filter(|l| {
+                l.starts_with("POST /rmm/api/platform/v2/automation/endpoints/schedule-tasks")
+            })
+            .count();
+        assert_eq!(writes, 1, "{lines:?}");
+        assert_eq!(
+            lines.last().map(String::as_str),
+            Some("POST /rmm/v1/token 200"),
+            "token renewed"
         );
         tenant.shutdown().await;
     }
