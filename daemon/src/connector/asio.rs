@@ -1,8 +1,7 @@
 //! The Asio (ConnectWise RMM) partner API client, kept thin (API-NOTES §14): OAuth2 client
 //! credentials from `POST {base}/v1/token`, the bearer token cached and fetched again shortly
 //! before it expires and, once, when a request is refused with 401 (a read is then sent again, a
-//! write is not); a few typed reads (companies,
-//! devices, patches, scripts) and raw `get`/`post`.
+//! write is not); a few typed reads (companies, devices, patches, scripts) and raw `get`/`post`.
 
 use std::time::Duration;
 
