@@ -8,6 +8,7 @@ pub mod calc;
 pub mod config;
 pub mod connector;
 pub mod control;
+pub mod endpoints;
 pub mod instance;
 pub mod log;
 pub mod paths;
