@@ -13,6 +13,7 @@ pub mod instance;
 pub mod log;
 pub mod paths;
 pub mod redact;
+pub mod timesheet;
 pub mod view;
 /// The projections are defined (and snapshotted) in `schemas`; the log keeps them current.
 pub use schemas::projection;
