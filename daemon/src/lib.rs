@@ -4,6 +4,7 @@
 //! Subsystems: [`log`] (the event log), [`projection`] (state rebuilt from it), [`control`] (the
 //! ctl socket), [`config`], [`paths`], [`instance`] (single-instance lock).
 
+pub mod agreements;
 pub mod calc;
 pub mod config;
 pub mod connector;
