@@ -747,7 +747,6 @@ pub(crate) fn millis(d: Duration) -> u64 {
 /// The sandbox tenant on loopback, with connector settings read from its `CW_*` lines.
 #[cfg(test)]
 pub(crate) mod testing {
-    use std::collections::BTreeMap;
     use std::time::Duration;
 
     use super::{Policy, Settings};
@@ -776,13 +775,7 @@ pub(crate) mod testing {
             };
             adjust(&mut config);
             let running = sandbox::start(config).await.unwrap();
-            let env: BTreeMap<String, String> = running
-                .env_lines()
-                .iter()
-                .filter_map(|l| l.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            let settings = Settings::from_env(|k| env.get(k).cloned()).unwrap();
+            let settings = Settings::from_env_lines(&running.env_lines()).unwrap();
             Tenant { running, settings }
         }
 

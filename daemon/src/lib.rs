@@ -70,15 +70,7 @@ pub enum DaemonError {
 /// fatal: the log, the control socket and the feed work without ConnectWise.
 fn connector_states(tenant: Option<&sandbox::Running>) -> Vec<schemas::event::ConnectorState> {
     let settings = match tenant {
-        Some(t) => {
-            let env: std::collections::BTreeMap<String, String> = t
-                .env_lines()
-                .iter()
-                .filter_map(|l| l.split_once('='))
-                .map(|(k, v)| (k.to_owned(), v.to_owned()))
-                .collect();
-            connector::Settings::from_env(|k| env.get(k).cloned())
-        }
+        Some(t) => connector::Settings::from_env_lines(&t.env_lines()),
         None => connector::Settings::from_process_env(),
     };
     match settings {

@@ -13,13 +13,7 @@ async fn expiring_and_utilization_find_every_planted_agreement() {
     let config = sandbox::Config::default();
     let today = config.today;
     let tenant = sandbox::start(config).await.expect("sandbox");
-    let env: BTreeMap<String, String> = tenant
-        .env_lines()
-        .iter()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let settings = Settings::from_env(|k| env.get(k).cloned()).expect("settings");
+    let settings = Settings::from_env_lines(&tenant.env_lines()).expect("settings");
     let manage = Connectors::new(&settings, &Policy::default())
         .expect("connectors")
         .manage;

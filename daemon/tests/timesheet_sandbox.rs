@@ -3,7 +3,7 @@
 //! positive on the clean member-weeks).
 #![allow(clippy::print_stdout, reason = "the test prints what it measured")]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 
 use daemon::connector::manage::Query;
 use daemon::connector::{Budget, Call, Connectors, Settings, retry::Policy};
@@ -23,13 +23,7 @@ async fn check(size: sandbox::Size) {
     })
     .await
     .expect("sandbox");
-    let env: BTreeMap<String, String> = tenant
-        .env_lines()
-        .iter()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let settings = Settings::from_env(|k| env.get(k).cloned()).expect("settings");
+    let settings = Settings::from_env_lines(&tenant.env_lines()).expect("settings");
     let manage = Connectors::new(&settings, &Policy::default())
         .expect("connectors")
         .manage;

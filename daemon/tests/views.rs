@@ -2,8 +2,6 @@
 //! no `_info`, no nulls, references as `{id, name}`, kept values unchanged, and the size each view
 //! saves (printed; each view must stay under its bound, a quarter of the raw bytes for tickets).
 
-use std::collections::BTreeMap;
-
 use daemon::connector::manage::Query;
 use daemon::connector::{Budget, Call, Connectors, Settings, retry::Policy};
 use daemon::view::{Kind, compact};
@@ -33,13 +31,7 @@ async fn compact_views_of_every_core_record_are_clean_and_small() {
     let tenant = sandbox::start(sandbox::Config::default())
         .await
         .expect("sandbox");
-    let env: BTreeMap<String, String> = tenant
-        .env_lines()
-        .iter()
-        .filter_map(|l| l.split_once('='))
-        .map(|(k, v)| (k.to_owned(), v.to_owned()))
-        .collect();
-    let settings = Settings::from_env(|k| env.get(k).cloned()).expect("settings");
+    let settings = Settings::from_env_lines(&tenant.env_lines()).expect("settings");
     let connectors = Connectors::new(&settings, &Policy::default()).expect("connectors");
     let call = Call::new(Budget { max_calls: 1000 });
 

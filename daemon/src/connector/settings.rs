@@ -244,6 +244,13 @@ impl Settings {
         Settings::from_env(|name| std::env::var(name).ok())
     }
 
+    /// [`Settings::from_env`] over `NAME=value` lines, such as the sandbox tenant prints.
+    pub fn from_env_lines(lines: &[String]) -> Result<Settings, SettingsError> {
+        let env: std::collections::BTreeMap<&str, &str> =
+            lines.iter().filter_map(|l| l.split_once('=')).collect();
+        Settings::from_env(|name| env.get(name).map(|v| (*v).to_owned()))
+    }
+
     /// What `ConfigLoaded` records about each connector (URLs, never credentials).
     pub fn connector_states(&self) -> Vec<ConnectorState> {
         fn state<T>(product: Product, o: &Optional<T>, url: impl Fn(&T) -> &Url) -> ConnectorState {
