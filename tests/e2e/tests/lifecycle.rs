@@ -185,3 +185,41 @@ fn without_configuration_the_psa_connector_says_what_to_set() {
     );
     daemon.stop();
 }
+
+#[test]
+fn tracing_can_also_go_to_a_file_in_the_state_directory_with_secrets_redacted() {
+    let home = Home::new();
+    let canary = "zq-canary-private-key-7731";
+    let mut cmd = home.command("nightjard");
+    cmd.args(["--log-file", "nightjard.log"])
+        .env("CW_PRIVATE_KEY", canary)
+        .env("NIGHTJAR_LOG", "trace");
+    let log = home.root.path().join("stderr.log");
+    let mut child = cmd
+        .stderr(std::fs::File::create(&log).unwrap())
+        .spawn()
+        .unwrap();
+    for _ in 0..500 {
+        if Control::connect(&home.socket()).is_ok() {
+            break;
+        }
+        std::thread::sleep(std::time::Duration::from_millis(20));
+    }
+    nix::sys::signal::kill(
+        nix::unistd::Pid::from_raw(child.id() as i32),
+        nix::sys::signal::Signal::SIGTERM,
+    )
+    .unwrap();
+    assert!(child.wait().unwrap().success());
+    let file = std::fs::read_to_string(home.state_dir().join("nightjard.log")).unwrap();
+    assert!(
+        file.contains("nightjard ready") && file.contains("shutting down"),
+        "{file}"
+    );
+    assert!(!file.contains('\u{1b}'), "no colour codes in the file");
+    let stderr = std::fs::read_to_string(&log).unwrap();
+    assert!(
+        !file.contains(canary) && !stderr.contains(canary),
+        "the configured secret reached tracing output"
+    );
+}
