@@ -118,10 +118,10 @@ pub async fn run(paths: &Paths, command: LogCommand) -> Result<u8, CtlError> {
                 other => Err(unexpected(&other)),
             }
         }
-        (command, None) => Err(CtlError::NotRunning {
+        // `needs_daemon` commands returned "not running" above already.
+        (_, None) => Err(CtlError::NotRunning {
             socket: paths.control_socket(),
-        })
-        .map_err(|e| CtlError::Other(anyhow::anyhow!("`{command:?}` needs a running daemon: {e}"))),
+        }),
     }
 }
 

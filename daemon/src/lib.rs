@@ -2,7 +2,9 @@
 //! tests run the same daemon in process.
 //!
 //! Subsystems: [`log`] (the event log), [`projection`] (state rebuilt from it), [`control`] (the
-//! ctl socket), [`config`], [`paths`], [`instance`] (single-instance lock).
+//! ctl socket), [`connector`] (ConnectWise clients), [`redact`], [`config`], [`paths`],
+//! [`instance`] (single-instance lock). Library pieces the catalog will expose: [`view`],
+//! [`calc`], [`endpoints`], [`timesheet`], [`agreements`].
 
 pub mod agreements;
 pub mod calc;
@@ -61,6 +63,8 @@ pub enum DaemonError {
     },
     #[error(transparent)]
     Bind(#[from] control::BindError),
+    #[error("a start-up task failed: {0}")]
+    Task(#[from] tokio::task::JoinError),
     #[error("cannot start the sandbox tenant: {0}")]
     Sandbox(#[from] sandbox::StartError),
 }
@@ -103,7 +107,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     let (store, report) =
         tokio::task::spawn_blocking(move || Store::open(&log_dir, &checkpoint_file, options))
             .await
-            .map_err(|e| DaemonError::Dirs(std::io::Error::other(e)))??;
+            .map_err(DaemonError::Task)??;
     let anomaly = match (&report.problem, settings.allow_broken_log) {
         (None, _) => None,
         (Some(p), true) => Some(format!("{} at seq {}: {}", p.kind, p.seq, p.detail)),

@@ -381,15 +381,6 @@ impl Store {
         lock(&self.shared.projections).clone()
     }
 
-    /// See [`Reader::replay`].
-    pub fn replay(
-        &self,
-        wanted: impl Fn(&str) -> bool,
-        f: impl FnMut(Envelope),
-    ) -> Result<u64, LogError> {
-        self.shared.reader.replay(0, wanted, f)
-    }
-
     /// Verify the whole chain (reads every event).
     pub fn verify_all(&self) -> Result<VerifyReport, LogError> {
         self.shared.reader.verify_all()

@@ -144,6 +144,11 @@ fn nightjarctl_says_not_running_with_the_next_step() {
         stderr(&out).contains("nightjard is not running")
             && stderr(&out).contains("Start it with `nightjard`")
     );
+    // Commands that need the daemon say so with the same exit code.
+    for args in [&["log", "checkpoint"][..], &["log", "tail", "-f"][..]] {
+        let out = home.ctl(args);
+        assert_eq!(out.status.code(), Some(3), "{args:?}: {}", stderr(&out));
+    }
     // Without a daemon, verification reads the state directory directly.
     let verify = home.ctl(&["log", "verify"]);
     assert_eq!(verify.status.code(), Some(0), "{}", stderr(&verify));
