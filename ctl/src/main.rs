@@ -46,6 +46,21 @@ enum Command {
         #[command(subcommand)]
         command: log_cmd::LogCommand,
     },
+    /// Run one tool call through the daemon's gate, as the interactive principal `nightjarctl`
+    /// (the same path, log and confirmations as an MCP client). Without an action: the tool's
+    /// action table.
+    Call {
+        /// The tool, e.g. `cw_tickets`.
+        tool: String,
+        /// The action, e.g. `get`; `help` with `--params '{"for":"get"}'` explains one.
+        action: Option<String>,
+        /// The action's parameters as a JSON object, e.g. '{"id": 1042}'.
+        #[arg(long, short, value_name = "JSON", default_value = "{}")]
+        params: String,
+        /// Send a write for real (without it a write answers a dry-run preview).
+        #[arg(long)]
+        confirm: bool,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -92,6 +107,12 @@ async fn dispatch(args: Args) -> Result<u8, CtlError> {
     match args.command {
         Command::Status { json } => status(&paths, json).await,
         Command::Log { command } => log_cmd::run(&paths, command).await,
+        Command::Call {
+            tool,
+            action,
+            params,
+            confirm,
+        } => call(&paths, tool, action, &params, confirm).await,
         Command::Config {
             command: ConfigCommand::Default,
         } => {
@@ -153,6 +174,38 @@ async fn status(paths: &Paths, json: bool) -> Result<u8, CtlError> {
         None => println!("  checkpoint: none yet"),
     }
     Ok(0)
+}
+
+async fn call(
+    paths: &Paths,
+    tool: String,
+    action: Option<String>,
+    params: &str,
+    confirm: bool,
+) -> Result<u8, CtlError> {
+    let params: serde_json::Value = serde_json::from_str(params).map_err(|e| {
+        CtlError::Other(anyhow::anyhow!(
+            "--params is not JSON ({e}); give an object such as '{{\"id\": 1042}}'"
+        ))
+    })?;
+    let mut client = Client::connect(&paths.control_socket()).await?;
+    let request = Request::Call(schemas::tool::ToolCall {
+        tool,
+        action,
+        params,
+        confirm,
+    });
+    let Response::Outcome(outcome) = client.call(&request).await? else {
+        return Err(CtlError::Other(anyhow::anyhow!(
+            "unexpected response to a tool call"
+        )));
+    };
+    println!(
+        "{}",
+        serde_json::to_string_pretty(&outcome).map_err(|e| CtlError::Other(e.into()))?
+    );
+    // A refused or failed call is a failure of the command, for scripts.
+    Ok(if outcome.is_error() { 1 } else { 0 })
 }
 
 fn short(hash: &str) -> &str {

@@ -118,17 +118,9 @@ impl fmt::Display for Product {
 }
 
 /// One entry of a ConnectWise `errors[]` (`ValidationError`): which field was refused and why.
-#[derive(Debug, Clone, PartialEq, Eq, Default, Serialize, Deserialize)]
-pub struct FieldError {
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub code: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub message: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub resource: String,
-    #[serde(default, skip_serializing_if = "String::is_empty")]
-    pub field: String,
-}
+pub use schemas::tool::FieldError;
+/// The serializable form of an [`Error`], what the gate returns to a caller as a tool error.
+pub use schemas::tool::ToolError as ErrorBody;
 
 /// Why a connector call failed. Every variant is something a caller (a model, through the gate)
 /// can act on; [`Error::kind`] is the stable name and [`Error::body`] the form returned to it.
@@ -175,25 +167,6 @@ pub enum Error {
         projected: u64,
         budget: u64,
     },
-}
-
-/// The serializable form of an [`Error`], what the gate returns to a caller as a tool error.
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct ErrorBody {
-    /// [`Error::kind`].
-    pub kind: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub product: Option<String>,
-    /// What happened, in one sentence.
-    pub message: String,
-    /// What to do next (written for a model: in particular, whether to retry).
-    pub hint: String,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub status: Option<u16>,
-    #[serde(default, skip_serializing_if = "Option::is_none")]
-    pub retry_after_seconds: Option<u64>,
-    #[serde(default, skip_serializing_if = "Vec::is_empty")]
-    pub fields: Vec<FieldError>,
 }
 
 impl Error {
@@ -308,6 +281,7 @@ impl Error {
             status,
             retry_after_seconds,
             fields,
+            candidates: Vec::new(),
         }
     }
 

@@ -144,6 +144,8 @@ pub struct Context {
     pub state_dir: PathBuf,
     pub socket: PathBuf,
     pub cancel: CancellationToken,
+    /// Tool calls from `nightjarctl call` go through the same gate as every MCP session.
+    pub gate: crate::gate::Gate,
 }
 
 /// Serve one control connection: handshake, then requests until EOF or shutdown.
@@ -218,6 +220,12 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
                     Err(e) => error(ControlErrorKind::Internal, e.to_string()),
                 };
                 write_line(&mut out, &response).await?;
+            }
+            Request::Call(call) => {
+                let caller =
+                    crate::gate::Caller::interactive("nightjarctl", ctx.gate.interactive_mode());
+                let outcome = ctx.gate.dispatch(&caller, call).await;
+                write_line(&mut out, &Response::Outcome(Box::new(outcome))).await?;
             }
             Request::Checkpoint => {
                 let response = match ctx.store.checkpoint().await {

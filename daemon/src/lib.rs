@@ -2,16 +2,19 @@
 //! tests run the same daemon in process.
 //!
 //! Subsystems: [`log`] (the event log), [`projection`] (state rebuilt from it), [`control`] (the
-//! ctl socket), [`connector`] (ConnectWise clients), [`redact`], [`config`], [`paths`],
-//! [`instance`] (single-instance lock). Library pieces the catalog will expose: [`view`],
-//! [`calc`], [`endpoints`], [`timesheet`], [`agreements`].
+//! ctl socket), [`connector`] (ConnectWise clients), [`catalog`] (the fourteen tools and their
+//! actions), [`gate`] (the one path every action takes), [`redact`], [`config`], [`paths`],
+//! [`instance`] (single-instance lock), [`view`] (compact records). Library pieces the catalog
+//! will expose: [`calc`], [`endpoints`], [`timesheet`], [`agreements`].
 
 pub mod agreements;
 pub mod calc;
+pub mod catalog;
 pub mod config;
 pub mod connector;
 pub mod control;
 pub mod endpoints;
+pub mod gate;
 pub mod instance;
 pub mod log;
 pub mod paths;
@@ -67,26 +70,45 @@ pub enum DaemonError {
     Task(#[from] tokio::task::JoinError),
     #[error("cannot start the sandbox tenant: {0}")]
     Sandbox(#[from] sandbox::StartError),
+    #[error("the configuration is refused: {0}")]
+    Gate(#[from] gate::GateError),
 }
 
-/// The connectors' states, from the sandbox's `CW_*` settings or the process environment. A
-/// missing PSA configuration is recorded (and answered as "not configured" by the tools), not
-/// fatal: the log, the control socket and the feed work without ConnectWise.
-fn connector_states(tenant: Option<&sandbox::Running>) -> Vec<schemas::event::ConnectorState> {
+/// The connectors, from the sandbox's `CW_*` settings or the process environment. A missing PSA
+/// configuration is recorded (and answered as "not configured" by the tools), not fatal: the log,
+/// the control socket and the feed work without ConnectWise.
+fn connectors(
+    tenant: Option<&sandbox::Running>,
+) -> (
+    Result<connector::Connectors, connector::Error>,
+    Vec<schemas::event::ConnectorState>,
+    Vec<String>,
+) {
     let settings = match tenant {
         Some(t) => connector::Settings::from_env_lines(&t.env_lines()),
         None => connector::Settings::from_process_env(),
     };
     match settings {
-        Ok(s) => s.connector_states(),
+        Ok(s) => {
+            let built = connector::Connectors::new(&s, &connector::Policy::default());
+            (built, s.connector_states(), s.secrets())
+        }
         Err(e) => {
             tracing::warn!(error = %e, "ConnectWise PSA is not configured; run with --sandbox to try Nightjar on the built-in tenant");
-            vec![schemas::event::ConnectorState {
-                product: "manage".into(),
-                configured: false,
-                url: None,
-                problem: Some(e.to_string()),
-            }]
+            let problem = e.to_string();
+            (
+                Err(connector::Error::NotConfigured {
+                    product: connector::Product::Manage,
+                    problem: problem.clone(),
+                }),
+                vec![schemas::event::ConnectorState {
+                    product: "manage".into(),
+                    configured: false,
+                    url: None,
+                    problem: Some(problem),
+                }],
+                Vec::new(),
+            )
         }
     }
 }
@@ -140,7 +162,28 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         },
         None => None,
     };
-    let connectors = connector_states(tenant.as_ref());
+    let (clients, connectors, secrets) = self::connectors(tenant.as_ref());
+    let today = tenant
+        .as_ref()
+        .and_then(|t| t.truth().today.parse().ok())
+        .unwrap_or_else(|| chrono::Utc::now().date_naive());
+    let context = Arc::new(catalog::Context {
+        connectors: clients,
+        states: connectors.clone(),
+        today,
+    });
+    let gate = match gate::Gate::new(
+        store.clone(),
+        context,
+        Arc::new(redact::Redactor::new(secrets)),
+        settings.config.gate.clone(),
+    ) {
+        Ok(g) => g,
+        Err(e) => {
+            store.close().await;
+            return Err(e.into());
+        }
+    };
 
     let started = store
         .append_system(Event::DaemonStarted {
@@ -196,6 +239,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         state_dir: paths.state_dir.clone(),
         socket: socket.clone(),
         cancel: shutdown.clone(),
+        gate,
     });
     control::accept_loop(
         listener,

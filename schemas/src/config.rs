@@ -11,6 +11,32 @@ use serde::{Deserialize, Serialize};
 #[serde(default, deny_unknown_fields)]
 pub struct Config {
     pub daemon: DaemonConfig,
+    pub gate: GateConfig,
+}
+
+/// `[gate]`: how tool calls are classified and bounded. Configuration can only make an action
+/// stricter than the catalog says, never looser.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct GateConfig {
+    /// Mode of interactive sessions (MCP clients, `nightjarctl call`): `enforce` (default),
+    /// `observe` or `dry-run`.
+    pub interactive_mode: crate::event::Mode,
+    /// Actions to treat as stricter than the catalog, as `"tool.action" = "write" | "hard"`,
+    /// e.g. `"cw_tickets.update" = "hard"`. A class below the catalog's is refused at start.
+    pub stricter: std::collections::BTreeMap<String, crate::event::Risk>,
+    /// Most upstream requests one tool call may make (the fan-out guard).
+    pub max_upstream_calls: u64,
+}
+
+impl Default for GateConfig {
+    fn default() -> Self {
+        Self {
+            interactive_mode: crate::event::Mode::Enforce,
+            stricter: Default::default(),
+            max_upstream_calls: 50,
+        }
+    }
 }
 
 /// `[daemon]`: the process itself.
@@ -59,4 +85,16 @@ checkpoint_every = 1000
 
 # Most control connections served at once.
 max_connections = 64
+
+[gate]
+# Mode of interactive sessions (MCP clients, `nightjarctl call`): "enforce", "observe" or "dry-run".
+interactive_mode = "enforce"
+
+# Most upstream ConnectWise requests one tool call may make (the fan-out guard).
+max_upstream_calls = 50
+
+# Make actions stricter than the catalog: "tool.action" = "write" or "hard". Configuration can
+# never make an action looser; a class below the catalog's is refused at start.
+[gate.stricter]
+# "cw_tickets.update" = "hard"
 "#;

@@ -39,7 +39,7 @@ pub enum HelloReply {
 }
 
 /// A request after the handshake.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "request", rename_all = "snake_case", deny_unknown_fields)]
 pub enum Request {
     /// Daemon and log status.
@@ -58,6 +58,8 @@ pub enum Request {
     },
     /// Write a checkpoint now.
     Checkpoint,
+    /// Run one tool call through the gate, as the interactive principal `nightjarctl`.
+    Call(crate::tool::ToolCall),
 }
 
 /// A response line. A request gets exactly one response, except `Tail`, which gets zero or more
@@ -70,6 +72,7 @@ pub enum Response {
     Event(Box<Envelope>),
     End,
     Checkpoint(Checkpoint),
+    Outcome(Box<crate::tool::ToolOutcome>),
     Error(ControlError),
 }
 

@@ -95,8 +95,11 @@ pub enum Principal {
     },
 }
 
-/// Risk class of an action, from the compiled-in catalog.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Serialize, Deserialize, JsonSchema)]
+/// Risk class of an action, from the compiled-in catalog. Ordered: `Read < Write < Hard`, so
+/// "stricter" is `max`.
+#[derive(
+    Debug, Clone, Copy, PartialEq, Eq, PartialOrd, Ord, Hash, Serialize, Deserialize, JsonSchema,
+)]
 #[serde(rename_all = "snake_case")]
 pub enum Risk {
     /// Never gated.

@@ -1,5 +1,5 @@
-//! Wire and disk types of Nightjar: the event log record, the ctl <-> daemon control protocol and
-//! the configuration file. Only this crate knows serialization; it does no IO.
+//! Wire and disk types of Nightjar: the event log record, the ctl <-> daemon control protocol, the
+//! configuration file, and tool calls (typed parameters and outcomes). Only this crate knows serialization; it does no IO.
 //!
 //! Every public type derives `JsonSchema`, and the golden files under `schemas/json/` are compared
 //! with the generated schemas by a test (`UPDATE_SCHEMAS=1 cargo test -p schemas` rewrites them),
@@ -10,5 +10,6 @@ pub mod config;
 pub mod control;
 pub mod event;
 pub mod projection;
+pub mod tool;
 
 pub use event::{Envelope, Event, Principal};

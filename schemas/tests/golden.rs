@@ -33,6 +33,8 @@ fn golden_schemas_match() {
         check::<schemas::control::Response>("control-response"),
         check::<schemas::config::Config>("config"),
         check::<schemas::projection::Snapshot>("snapshot"),
+        check::<schemas::tool::ToolCall>("tool-call"),
+        check::<schemas::tool::ToolOutcome>("tool-outcome"),
     ]
     .into_iter()
     .flatten()

@@ -152,6 +152,19 @@ impl Asio {
         self.send(call, request).await?.json(Product::Asio)
     }
 
+    /// `GET {base}/{segments...}?{query}`.
+    pub async fn get_query(
+        &self,
+        call: &Call,
+        segments: &[&str],
+        query: &[(&str, &str)],
+    ) -> Result<Value, Error> {
+        let mut url = self.url(segments);
+        url.query_pairs_mut().extend_pairs(query);
+        let request = Request::new(Method::GET, url);
+        self.send(call, request).await?.json(Product::Asio)
+    }
+
     /// `POST {base}/{segments...}` with a JSON body; sent once unless `read_only` (Asio queries
     /// some collections by POST).
     pub async fn post(

@@ -498,6 +498,29 @@ impl Manage {
             .map(drop)
     }
 
+    /// Sends a request exactly as the gate planned and previewed it: `method` on `path_and_query`
+    /// (relative to the API root, its query already encoded) with an optional JSON body; answers
+    /// the status and the body. Only GETs are retried.
+    pub async fn send_planned(
+        &self,
+        call: &Call,
+        method: Method,
+        path_and_query: &str,
+        body: Option<&Value>,
+    ) -> Result<(u16, Value), Error> {
+        let (path, query) = match path_and_query.split_once('?') {
+            Some((p, q)) => (p, Some(q)),
+            None => (path_and_query, None),
+        };
+        let mut request = self.request(method, path, &Query::new());
+        request.url.set_query(query);
+        if let Some(body) = body {
+            request = request.json(body);
+        }
+        let answer = self.http.send_ok(call, &request).await?;
+        Ok((answer.status.as_u16(), answer.json(Product::Manage)?))
+    }
+
     /// `GET /system/info`: the usual connectivity and credentials probe.
     pub async fn system_info(&self, call: &Call) -> Result<Value, Error> {
         self.get(call, "/system/info", &Query::new()).await

@@ -148,6 +148,23 @@ pub const DEFAULT_ASIO_URL: &str = "https://openapi.service.itsupport247.net";
 pub const DEFAULT_SELL_URL: &str = "https://sellapi.quosalsell.com";
 
 impl Settings {
+    /// Every configured credential, for the redactor's literal list: none of them may ever
+    /// reach the log or the tracing output, whatever their shape.
+    pub fn secrets(&self) -> Vec<String> {
+        let mut out = vec![self.manage.private_key.expose().to_owned()];
+        if let Some(a) = self.asio.configured() {
+            out.push(a.client_secret.expose().to_owned());
+        }
+        if let Some(s) = self.sell.configured() {
+            out.push(s.private_key.expose().to_owned());
+            out.push(s.access_key.clone());
+        }
+        if let Some(sc) = self.screenconnect.configured() {
+            out.push(sc.auth_secret.expose().to_owned());
+        }
+        out
+    }
+
     /// Reads the settings through `get` (a variable's value, or `None`). Blank values count as
     /// absent.
     pub fn from_env(get: impl Fn(&str) -> Option<String>) -> Result<Settings, SettingsError> {

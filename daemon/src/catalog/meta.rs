@@ -1,0 +1,55 @@
+//! `cw_meta`: about Nightjar itself. Read-only: nothing here reaches ConnectWise except the
+//! connectivity probe of `status`.
+
+use schemas::tool::params::NoParams;
+use serde_json::{Value, json};
+
+use super::{Action, Ctx, Failure, catalog};
+use crate::connector::Call;
+
+pub(super) fn actions() -> Vec<Action> {
+    vec![
+        Action::read(
+            "status",
+            "Which ConnectWise connectors are configured, which answer, and what is misconfigured.",
+            json!({"tool": "cw_meta", "action": "status", "params": {}}),
+            status,
+        ),
+        Action::read(
+            "catalog",
+            "Every tool with its actions and their risk classes.",
+            json!({"tool": "cw_meta", "action": "catalog", "params": {}}),
+            catalog_table,
+        ),
+    ]
+}
+
+async fn status(ctx: Ctx, call: Call, _: NoParams) -> Result<Value, Failure> {
+    // Manage is probed; the optional products are reported as configured or not.
+    let manage = match ctx.manage() {
+        Ok(m) => match m.system_info(&call).await {
+            Ok(info) => json!({"reachable": true, "version": info["version"]}),
+            Err(e) => json!({"reachable": false, "error": e.body()}),
+        },
+        Err(f) => json!({"reachable": false, "error": f.to_error()}),
+    };
+    Ok(json!({
+        "connectors": ctx.states,
+        "manage": manage,
+    }))
+}
+
+async fn catalog_table(_: Ctx, _: Call, _: NoParams) -> Result<Value, Failure> {
+    let tools: Vec<Value> = catalog()
+        .tools()
+        .iter()
+        .map(|t| {
+            json!({
+                "tool": t.name,
+                "description": t.description,
+                "actions": t.actions.iter().map(|a| a.info()).collect::<Vec<_>>(),
+            })
+        })
+        .collect();
+    Ok(json!({"tools": tools}))
+}

@@ -1,0 +1,275 @@
+//! `cw_time`: time entries, read and corrected.
+
+use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use schemas::event::{EffectPreview, FieldChange, RecordRef, Risk, UpstreamRequest};
+use schemas::tool::params::{IdParams, TimeAdd, TimeEntries, TimeUpdate};
+use serde_json::{Value, json};
+
+use super::{Action, Ctx, Failure, Plan, clamp_limit};
+use crate::connector::Call;
+use crate::connector::manage::{Op, PatchOp, Query, condition};
+use crate::view::{self, Kind};
+
+pub(super) fn actions() -> Vec<Action> {
+    vec![
+        Action::read(
+            "entries",
+            "Time entries by member, ticket and date range, newest first.",
+            json!({"tool": "cw_time", "action": "entries", "params": {"member": "jsmith", "from": "2026-02-23", "to": "2026-02-27"}}),
+            entries,
+        ),
+        Action::read(
+            "get",
+            "One time entry.",
+            json!({"tool": "cw_time", "action": "get", "params": {"id": 301}}),
+            get,
+        ),
+        Action::write(
+            "add",
+            "Log time on a ticket for a member (start plus end or hours, with notes).",
+            Risk::Write,
+            json!({"tool": "cw_time", "action": "add", "params": {"ticket_id": 1042, "member": "jsmith", "time_start": "2026-03-02T14:00:00Z", "hours": 0.5, "notes": "Reset the user's MFA and verified sign-in."}, "confirm": true}),
+            add,
+        ),
+        Action::write(
+            "update",
+            "Correct a time entry's notes, times, billable option or work type; only the fields given change.",
+            Risk::Write,
+            json!({"tool": "cw_time", "action": "update", "params": {"id": 301, "billable": "DoNotBill"}, "confirm": true}),
+            update,
+        ),
+    ]
+}
+
+fn day(text: &str, field: &str) -> Result<NaiveDate, Failure> {
+    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        Failure::invalid(format!(
+            "`{field}` must be a day as YYYY-MM-DD, got {text:?}"
+        ))
+    })
+}
+
+fn instant(text: &str, field: &str) -> Result<DateTime<Utc>, Failure> {
+    DateTime::parse_from_rfc3339(text)
+        .map(|d| d.with_timezone(&Utc))
+        .map_err(|_| {
+            Failure::invalid(format!(
+                "`{field}` must be an RFC 3339 time such as 2026-03-02T14:00:00Z, got {text:?}"
+            ))
+        })
+}
+
+fn midnight(d: NaiveDate) -> DateTime<Utc> {
+    Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
+}
+
+fn wire(d: DateTime<Utc>) -> String {
+    d.to_rfc3339_opts(chrono::SecondsFormat::Secs, true)
+}
+
+async fn entries(ctx: Ctx, call: Call, p: TimeEntries) -> Result<Value, Failure> {
+    let mut query = Query::new().order_by("timeStart desc");
+    if let Some(member) = &p.member {
+        query = query.and(condition("member/identifier", Op::Eq, member.as_str())?);
+    }
+    if let Some(ticket) = p.ticket_id {
+        query = query.and("chargeToType = \"ServiceTicket\"").and(condition(
+            "chargeToId",
+            Op::Eq,
+            ticket,
+        )?);
+    }
+    if let Some(from) = &p.from {
+        query = query.and(condition(
+            "timeStart",
+            Op::Ge,
+            midnight(day(from, "from")?),
+        )?);
+    }
+    if let Some(to) = &p.to {
+        let end = midnight(day(to, "to")? + Duration::days(1));
+        query = query.and(condition("timeStart", Op::Lt, end)?);
+    }
+    let listing = ctx
+        .manage()?
+        .list(&call, "/time/entries", &query, clamp_limit(p.limit))
+        .await?;
+    let hours: f64 = listing
+        .rows
+        .iter()
+        .filter_map(|e| e["actualHours"].as_f64())
+        .sum();
+    Ok(json!({
+        "count": listing.rows.len(),
+        "truncated": listing.truncated,
+        "hours": (hours * 100.0).round() / 100.0,
+        "entries": view::compact_all(Kind::TimeEntry, &listing.rows),
+    }))
+}
+
+async fn get(ctx: Ctx, call: Call, p: IdParams) -> Result<Value, Failure> {
+    let raw = p.fields.is_some();
+    let entry = ctx
+        .manage()?
+        .get(
+            &call,
+            &format!("/time/entries/{}", p.id),
+            &Query::new().fields(p.fields.unwrap_or_default()),
+        )
+        .await?;
+    Ok(if raw {
+        entry
+    } else {
+        view::compact(Kind::TimeEntry, &entry)
+    })
+}
+
+fn entry_ref(id: impl ToString) -> Option<RecordRef> {
+    Some(RecordRef {
+        kind: "time_entry".into(),
+        id: id.to_string(),
+    })
+}
+
+async fn add(ctx: Ctx, call: Call, p: TimeAdd) -> Result<Plan, Failure> {
+    if p.notes.trim().is_empty() {
+        return Err(Failure::invalid(
+            "`notes` is empty: say what was done (empty notes fail billing review)",
+        ));
+    }
+    let start = instant(&p.time_start, "time_start")?;
+    let end = match (&p.time_end, p.hours) {
+        (Some(end), None) => instant(end, "time_end")?,
+        (None, Some(h)) if h > 0.0 && h <= 24.0 => {
+            start + Duration::seconds((h * 3600.0).round() as i64)
+        }
+        (None, Some(h)) => {
+            return Err(Failure::invalid(format!(
+                "`hours` must be above 0 and at most 24, got {h}"
+            )));
+        }
+        _ => {
+            return Err(Failure::invalid(
+                "give exactly one of `time_end` or `hours`",
+            ));
+        }
+    };
+    if end <= start {
+        return Err(Failure::invalid("`time_end` must be after `time_start`"));
+    }
+    let manage = ctx.manage()?;
+    let ticket = manage
+        .get(
+            &call,
+            &format!("/service/tickets/{}", p.ticket_id),
+            &Query::new().fields(["id", "summary", "company"]),
+        )
+        .await?;
+    let hours = (end - start).num_seconds() as f64 / 3600.0;
+    let mut body = json!({
+        "chargeToType": "ServiceTicket",
+        "chargeToId": p.ticket_id,
+        "member": {"identifier": p.member},
+        "timeStart": wire(start),
+        "timeEnd": wire(end),
+        "notes": p.notes,
+    });
+    if let Some(id) = p.work_type_id {
+        body["workType"] = json!({"id": id});
+    }
+    if let Some(b) = p.billable {
+        body["billableOption"] = json!(b.as_str());
+    }
+    Ok(Plan {
+        request: UpstreamRequest {
+            product: "manage".into(),
+            method: "POST".into(),
+            path: "/time/entries".into(),
+            body: Some(body),
+        },
+        effect: EffectPreview {
+            summary: format!(
+                "log {:.2} h for {} on ticket {} ({})",
+                hours,
+                p.member,
+                p.ticket_id,
+                ticket["summary"].as_str().unwrap_or_default()
+            ),
+            target: Some(RecordRef {
+                kind: "ticket".into(),
+                id: p.ticket_id.to_string(),
+            }),
+            changes: Vec::new(),
+            amount: None,
+            customer_visible_text: None,
+            device: None,
+        },
+        customer_visible: false,
+    })
+}
+
+async fn update(ctx: Ctx, call: Call, p: TimeUpdate) -> Result<Plan, Failure> {
+    let path = format!("/time/entries/{}", p.id);
+    let current = ctx.manage()?.get(&call, &path, &Query::new()).await?;
+    let mut ops = Vec::new();
+    let mut changes = Vec::new();
+    let mut change = |field: &str, patch_value: Value, shown: Value| {
+        changes.push(FieldChange {
+            field: field.to_owned(),
+            before: Some(current[field].clone()).filter(|v| !v.is_null()),
+            after: Some(shown),
+        });
+        ops.push(PatchOp::replace(field, patch_value));
+    };
+    if let Some(notes) = &p.notes {
+        change("notes", json!(notes), json!(notes));
+    }
+    if let Some(t) = &p.time_start {
+        let t = wire(instant(t, "time_start")?);
+        change("timeStart", json!(t), json!(t));
+    }
+    if let Some(t) = &p.time_end {
+        let t = wire(instant(t, "time_end")?);
+        change("timeEnd", json!(t), json!(t));
+    }
+    if let Some(b) = p.billable {
+        change("billableOption", json!(b.as_str()), json!(b.as_str()));
+    }
+    if let Some(id) = p.work_type_id {
+        changes.push(FieldChange {
+            field: "workType".into(),
+            before: Some(
+                json!({"id": current["workType"]["id"], "name": current["workType"]["name"]}),
+            ),
+            after: Some(json!({"id": id})),
+        });
+        ops.push(PatchOp::replace("workType/id", json!(id)));
+    }
+    if ops.is_empty() {
+        return Err(Failure::invalid(
+            "nothing to change: give at least one of notes, time_start, time_end, billable, work_type_id",
+        ));
+    }
+    Ok(Plan {
+        request: UpstreamRequest {
+            product: "manage".into(),
+            method: "PATCH".into(),
+            path,
+            body: Some(serde_json::to_value(&ops).unwrap_or(Value::Null)),
+        },
+        effect: EffectPreview {
+            summary: format!(
+                "correct time entry {} of {} ({} h)",
+                p.id,
+                current["member"]["identifier"].as_str().unwrap_or_default(),
+                current["actualHours"]
+            ),
+            target: entry_ref(p.id),
+            changes,
+            amount: None,
+            customer_visible_text: None,
+            device: None,
+        },
+        customer_visible: false,
+    })
+}
