@@ -150,8 +150,19 @@ impl Plan {
 
 type ReadFn =
     Arc<dyn Fn(Ctx, Call, Value) -> BoxFuture<'static, Result<Value, Failure>> + Send + Sync>;
-type WriteFn =
-    Arc<dyn Fn(Ctx, Call, Value) -> BoxFuture<'static, Result<Plan, Failure>> + Send + Sync>;
+type WriteFn = Arc<
+    dyn Fn(Ctx, Call, Value, Planning) -> BoxFuture<'static, Result<Plan, Failure>> + Send + Sync,
+>;
+
+/// How far a write handler may go while planning.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Planning {
+    /// The caller confirmed: read the record's current values for the effect preview. Without
+    /// it the plan is built from the parameters alone, so a dry-run preview sends nothing
+    /// upstream (only a lookup the exact request cannot be written without, such as a member's
+    /// id from an identifier, is read).
+    pub confirmed: bool,
+}
 
 /// How an action runs.
 #[derive(Clone)]
@@ -250,7 +261,7 @@ impl Action {
     ) -> Self
     where
         P: DeserializeOwned + JsonSchema + Send + 'static,
-        F: Fn(Ctx, Call, P) -> Fut + Send + Sync + 'static,
+        F: Fn(Ctx, Call, P, Planning) -> Fut + Send + Sync + 'static,
         Fut: Future<Output = Result<Plan, Failure>> + Send + 'static,
     {
         let f = Arc::new(f);
@@ -261,9 +272,9 @@ impl Action {
             hard_for_agent: false,
             schema: schema_of::<P>(),
             example,
-            handler: Handler::Write(Arc::new(move |ctx, call, value| {
+            handler: Handler::Write(Arc::new(move |ctx, call, value, planning| {
                 let f = Arc::clone(&f);
-                Box::pin(async move { f(ctx, call, parse::<P>(value)?).await })
+                Box::pin(async move { f(ctx, call, parse::<P>(value)?, planning).await })
             })),
         }
     }
@@ -593,7 +604,9 @@ mod tests {
         let result = runtime.block_on(async {
             match &found.handler {
                 Handler::Read(f) => f(ctx, Call::default(), params).await.map(drop),
-                Handler::Write(f) => f(ctx, Call::default(), params).await.map(drop),
+                Handler::Write(f) => f(ctx, Call::default(), params, Planning { confirmed: true })
+                    .await
+                    .map(drop),
             }
         });
         match result {

@@ -31,7 +31,7 @@ use schemas::tool::{ToolCall, ToolError, ToolOutcome};
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
-use crate::catalog::{self, Action, Ctx, Failure, Handler, Plan, Tool, catalog};
+use crate::catalog::{self, Action, Ctx, Failure, Handler, Plan, Planning, Tool, catalog};
 use crate::connector::{self, Budget};
 use crate::log::{Draft, Store};
 use crate::redact::Redactor;
@@ -353,8 +353,16 @@ impl Gate {
                 }
             }
             Handler::Write(plan_fn) => {
-                let planned =
-                    plan_fn(Arc::clone(&self.ctx), meter.clone(), call.params.clone()).await;
+                let planning = Planning {
+                    confirmed: call.confirm && caller.mode != Mode::DryRun,
+                };
+                let planned = plan_fn(
+                    Arc::clone(&self.ctx),
+                    meter.clone(),
+                    call.params.clone(),
+                    planning,
+                )
+                .await;
                 match planned {
                     Ok(plan) => {
                         self.write(caller, call_id, tool, action, &call, plan, meter, started)

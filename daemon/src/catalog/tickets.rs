@@ -8,7 +8,7 @@ use schemas::tool::params::{
 };
 use serde_json::{Value, json};
 
-use super::{Action, Ctx, Failure, Plan, clamp_limit};
+use super::{Action, Ctx, Failure, Plan, Planning, clamp_limit};
 use crate::connector::manage::{Literal, Op, PatchOp, Query, condition, in_list};
 use crate::connector::{Call, Error};
 use crate::view::{self, Kind};
@@ -361,7 +361,7 @@ fn manage_request(method: &str, path: String, body: Value) -> UpstreamRequest {
     }
 }
 
-async fn add_note(ctx: Ctx, call: Call, p: AddNote) -> Result<Plan, Failure> {
+async fn add_note(ctx: Ctx, call: Call, p: AddNote, planning: Planning) -> Result<Plan, Failure> {
     if p.text.trim().is_empty() {
         return Err(Failure::invalid("`text` is empty"));
     }
@@ -370,15 +370,18 @@ async fn add_note(ctx: Ctx, call: Call, p: AddNote) -> Result<Plan, Failure> {
             "a note must be internal, discussion or resolution (or several)",
         ));
     }
-    // The ticket must exist, and the preview names it.
-    let ticket = ctx
-        .manage()?
-        .get(
-            &call,
-            &ticket_path(p.id),
-            &Query::new().fields(["id", "summary"]),
-        )
-        .await?;
+    // Confirmed: the ticket must exist, and the preview names it.
+    let ticket = if planning.confirmed {
+        ctx.manage()?
+            .get(
+                &call,
+                &ticket_path(p.id),
+                &Query::new().fields(["id", "summary"]),
+            )
+            .await?
+    } else {
+        Value::Null
+    };
     let customer_visible = p.discussion || p.resolution;
     let body = json!({
         "text": p.text,
@@ -399,10 +402,10 @@ async fn add_note(ctx: Ctx, call: Call, p: AddNote) -> Result<Plan, Failure> {
         request: manage_request("POST", format!("{}/notes", ticket_path(p.id)), body),
         effect: EffectPreview {
             summary: format!(
-                "add a {} note to ticket {} ({})",
+                "add a {} note to ticket {}{}",
                 kinds.join(" + "),
                 p.id,
-                ticket["summary"].as_str().unwrap_or_default()
+                titled(&ticket)
             ),
             target: ticket_ref(p.id),
             changes: Vec::new(),
@@ -436,18 +439,30 @@ fn reference_summary(v: &Value) -> Value {
     out
 }
 
-/// Plans a PATCH of reference fields with before-values from the current ticket.
+/// ` (summary)` of a ticket that was read, nothing when it was not.
+fn titled(ticket: &Value) -> String {
+    ticket["summary"]
+        .as_str()
+        .map(|s| format!(" ({s})"))
+        .unwrap_or_default()
+}
+
+/// Plans a PATCH of reference fields; confirmed, with before-values from the current ticket.
 async fn plan_ticket_patch(
     ctx: &Ctx,
     call: &Call,
     id: i64,
     changes: &[(&str, i64)],
     summary: String,
+    planning: Planning,
 ) -> Result<Plan, Failure> {
-    let current = ctx
-        .manage()?
-        .get(call, &ticket_path(id), &Query::new())
-        .await?;
+    let current = if planning.confirmed {
+        ctx.manage()?
+            .get(call, &ticket_path(id), &Query::new())
+            .await?
+    } else {
+        Value::Null
+    };
     let ops: Vec<PatchOp> = changes
         .iter()
         .map(|(field, value)| PatchOp::replace(&format!("{field}/id"), json!(value)))
@@ -456,7 +471,9 @@ async fn plan_ticket_patch(
         .iter()
         .map(|(field, value)| FieldChange {
             field: (*field).to_owned(),
-            before: Some(reference_summary(&current[*field])),
+            before: planning
+                .confirmed
+                .then(|| reference_summary(&current[*field])),
             after: Some(json!({"id": value})),
         })
         .collect();
@@ -467,10 +484,7 @@ async fn plan_ticket_patch(
             serde_json::to_value(&ops).unwrap_or(Value::Null),
         ),
         effect: EffectPreview {
-            summary: format!(
-                "{summary} on ticket {id} ({})",
-                current["summary"].as_str().unwrap_or_default()
-            ),
+            summary: format!("{summary} on ticket {id}{}", titled(&current)),
             target: ticket_ref(id),
             changes: preview,
             amount: None,
@@ -481,7 +495,12 @@ async fn plan_ticket_patch(
     })
 }
 
-async fn update(ctx: Ctx, call: Call, p: TicketUpdate) -> Result<Plan, Failure> {
+async fn update(
+    ctx: Ctx,
+    call: Call,
+    p: TicketUpdate,
+    planning: Planning,
+) -> Result<Plan, Failure> {
     let given = [
         p.status_id,
         p.priority_id,
@@ -509,6 +528,7 @@ async fn update(ctx: Ctx, call: Call, p: TicketUpdate) -> Result<Plan, Failure> 
         p.id,
         &changes,
         format!("change {}", names.join(", ")),
+        planning,
     )
     .await
 }
@@ -531,7 +551,14 @@ async fn member_by_identifier(ctx: &Ctx, call: &Call, identifier: &str) -> Resul
     })
 }
 
-async fn assign(ctx: Ctx, call: Call, p: TicketAssign) -> Result<Plan, Failure> {
+async fn assign(
+    ctx: Ctx,
+    call: Call,
+    p: TicketAssign,
+    planning: Planning,
+) -> Result<Plan, Failure> {
+    // The exact request carries the member's id: a lookup even for a preview (a read, never a
+    // write).
     let member = member_by_identifier(&ctx, &call, &p.member).await?;
     let member_id = member["id"].as_i64().unwrap_or_default();
     plan_ticket_patch(
@@ -540,11 +567,17 @@ async fn assign(ctx: Ctx, call: Call, p: TicketAssign) -> Result<Plan, Failure> 
         p.id,
         &[("owner", member_id)],
         format!("assign to {}", p.member),
+        planning,
     )
     .await
 }
 
-async fn create(ctx: Ctx, call: Call, p: TicketCreate) -> Result<Plan, Failure> {
+async fn create(
+    ctx: Ctx,
+    call: Call,
+    p: TicketCreate,
+    planning: Planning,
+) -> Result<Plan, Failure> {
     if p.summary.trim().is_empty() {
         return Err(Failure::invalid("`summary` is empty"));
     }
@@ -553,14 +586,17 @@ async fn create(ctx: Ctx, call: Call, p: TicketCreate) -> Result<Plan, Failure> 
             "`summary` is longer than ConnectWise's 100 characters",
         ));
     }
-    let company = ctx
-        .manage()?
-        .get(
-            &call,
-            &format!("/company/companies/{}", p.company_id),
-            &Query::new().fields(["id", "name", "identifier"]),
-        )
-        .await?;
+    let company = if planning.confirmed {
+        ctx.manage()?
+            .get(
+                &call,
+                &format!("/company/companies/{}", p.company_id),
+                &Query::new().fields(["id", "name", "identifier"]),
+            )
+            .await?
+    } else {
+        json!({"name": format!("company {}", p.company_id)})
+    };
     let mut body = json!({
         "summary": p.summary,
         "board": {"id": p.board_id},
@@ -602,7 +638,11 @@ async fn create(ctx: Ctx, call: Call, p: TicketCreate) -> Result<Plan, Failure> 
     })
 }
 
-async fn close(ctx: Ctx, call: Call, p: TicketClose) -> Result<Plan, Failure> {
+async fn close(ctx: Ctx, call: Call, p: TicketClose, planning: Planning) -> Result<Plan, Failure> {
+    if let (Some(status_id), false) = (p.status_id, planning.confirmed) {
+        // The request is known from the parameters; the status is checked when confirmed.
+        return Ok(close_plan(p.id, &Value::Null, status_id));
+    }
     let manage = ctx.manage()?;
     let ticket = manage.get(&call, &ticket_path(p.id), &Query::new()).await?;
     if ticket["closedFlag"].as_bool() == Some(true) {
@@ -642,23 +682,23 @@ async fn close(ctx: Ctx, call: Call, p: TicketClose) -> Result<Plan, Failure> {
             .and_then(|s| s["id"].as_i64())
             .ok_or_else(|| Failure::invalid(format!("board {board} has no closed status")))?,
     };
+    Ok(close_plan(p.id, &ticket, status_id))
+}
+
+fn close_plan(id: i64, ticket: &Value, status_id: i64) -> Plan {
     let ops = [PatchOp::replace("status/id", json!(status_id))];
-    Ok(Plan {
+    Plan {
         request: manage_request(
             "PATCH",
-            ticket_path(p.id),
+            ticket_path(id),
             serde_json::to_value(ops).unwrap_or(Value::Null),
         ),
         effect: EffectPreview {
-            summary: format!(
-                "close ticket {} ({})",
-                p.id,
-                ticket["summary"].as_str().unwrap_or_default()
-            ),
-            target: ticket_ref(p.id),
+            summary: format!("close ticket {id}{}", titled(ticket)),
+            target: ticket_ref(id),
             changes: vec![FieldChange {
                 field: "status".into(),
-                before: Some(reference_summary(&ticket["status"])),
+                before: Some(reference_summary(&ticket["status"])).filter(|v| !v.is_null()),
                 after: Some(json!({"id": status_id})),
             }],
             amount: None,
@@ -666,7 +706,7 @@ async fn close(ctx: Ctx, call: Call, p: TicketClose) -> Result<Plan, Failure> {
             device: None,
         },
         customer_visible: false,
-    })
+    }
 }
 
 async fn recurring_on_device(ctx: Ctx, call: Call, p: RecurringOnDevice) -> Result<Value, Failure> {

@@ -5,7 +5,7 @@ use schemas::event::{EffectPreview, FieldChange, RecordRef, Risk, UpstreamReques
 use schemas::tool::params::{IdParams, TimeAdd, TimeEntries, TimeUpdate};
 use serde_json::{Value, json};
 
-use super::{Action, Ctx, Failure, Plan, clamp_limit};
+use super::{Action, Ctx, Failure, Plan, Planning, clamp_limit};
 use crate::connector::Call;
 use crate::connector::manage::{Op, PatchOp, Query, condition};
 use crate::view::{self, Kind};
@@ -131,7 +131,7 @@ fn entry_ref(id: impl ToString) -> Option<RecordRef> {
     })
 }
 
-async fn add(ctx: Ctx, call: Call, p: TimeAdd) -> Result<Plan, Failure> {
+async fn add(ctx: Ctx, call: Call, p: TimeAdd, planning: Planning) -> Result<Plan, Failure> {
     if p.notes.trim().is_empty() {
         return Err(Failure::invalid(
             "`notes` is empty: say what was done (empty notes fail billing review)",
@@ -157,14 +157,17 @@ async fn add(ctx: Ctx, call: Call, p: TimeAdd) -> Result<Plan, Failure> {
     if end <= start {
         return Err(Failure::invalid("`time_end` must be after `time_start`"));
     }
-    let manage = ctx.manage()?;
-    let ticket = manage
-        .get(
-            &call,
-            &format!("/service/tickets/{}", p.ticket_id),
-            &Query::new().fields(["id", "summary", "company"]),
-        )
-        .await?;
+    let ticket = if planning.confirmed {
+        ctx.manage()?
+            .get(
+                &call,
+                &format!("/service/tickets/{}", p.ticket_id),
+                &Query::new().fields(["id", "summary", "company"]),
+            )
+            .await?
+    } else {
+        Value::Null
+    };
     let hours = (end - start).num_seconds() as f64 / 3600.0;
     let mut body = json!({
         "chargeToType": "ServiceTicket",
@@ -189,11 +192,14 @@ async fn add(ctx: Ctx, call: Call, p: TimeAdd) -> Result<Plan, Failure> {
         },
         effect: EffectPreview {
             summary: format!(
-                "log {:.2} h for {} on ticket {} ({})",
+                "log {:.2} h for {} on ticket {}{}",
                 hours,
                 p.member,
                 p.ticket_id,
-                ticket["summary"].as_str().unwrap_or_default()
+                ticket["summary"]
+                    .as_str()
+                    .map(|s| format!(" ({s})"))
+                    .unwrap_or_default()
             ),
             target: Some(RecordRef {
                 kind: "ticket".into(),
@@ -208,9 +214,13 @@ async fn add(ctx: Ctx, call: Call, p: TimeAdd) -> Result<Plan, Failure> {
     })
 }
 
-async fn update(ctx: Ctx, call: Call, p: TimeUpdate) -> Result<Plan, Failure> {
+async fn update(ctx: Ctx, call: Call, p: TimeUpdate, planning: Planning) -> Result<Plan, Failure> {
     let path = format!("/time/entries/{}", p.id);
-    let current = ctx.manage()?.get(&call, &path, &Query::new()).await?;
+    let current = if planning.confirmed {
+        ctx.manage()?.get(&call, &path, &Query::new()).await?
+    } else {
+        Value::Null
+    };
     let mut ops = Vec::new();
     let mut changes = Vec::new();
     let mut change = |field: &str, patch_value: Value, shown: Value| {
@@ -258,12 +268,13 @@ async fn update(ctx: Ctx, call: Call, p: TimeUpdate) -> Result<Plan, Failure> {
             body: Some(serde_json::to_value(&ops).unwrap_or(Value::Null)),
         },
         effect: EffectPreview {
-            summary: format!(
-                "correct time entry {} of {} ({} h)",
-                p.id,
-                current["member"]["identifier"].as_str().unwrap_or_default(),
-                current["actualHours"]
-            ),
+            summary: match current["member"]["identifier"].as_str() {
+                Some(member) => format!(
+                    "correct time entry {} of {member} ({} h)",
+                    p.id, current["actualHours"]
+                ),
+                None => format!("correct time entry {}", p.id),
+            },
             target: entry_ref(p.id),
             changes,
             amount: None,
