@@ -349,11 +349,14 @@ impl Call {
     /// States, before a fan-out, that it will make `calls` more upstream requests. Refuses with
     /// [`Error::OverBudget`] (having sent nothing) when that would pass the budget; otherwise
     /// reserves them, so the requests that follow draw on the reservation.
+    ///
+    /// A projection made inside a reserved fan-out (each of its listings projects its own pages)
+    /// draws on what is reserved and not yet used, rather than reserving again: the fan-out's
+    /// projection already counted it. Every request is still charged one by one, so the budget
+    /// holds however projections overlap.
     pub fn project_calls(&self, calls: u64, what: &str) -> Result<(), Error> {
         let mut t = self.tally();
-        // Requests already made beyond earlier reservations still count.
-        let committed = t.reserved.max(t.used);
-        let projected = committed.saturating_add(calls);
+        let projected = t.reserved.max(t.used.saturating_add(calls));
         if projected > self.budget.max_calls {
             return Err(Error::OverBudget {
                 what: what.to_owned(),

@@ -501,8 +501,16 @@ async fn update(
     p: TicketUpdate,
     planning: Planning,
 ) -> Result<Plan, Failure> {
+    // ConnectWise refuses a board move whose status is not one of the new board's: without a
+    // status, the move takes the new board's default open status (a lookup, even for a preview).
+    let mut status_id = p.status_id;
+    let mut status_note = "";
+    if let (Some(board), None) = (p.board_id, p.status_id) {
+        status_id = Some(default_status(&ctx, &call, board).await?);
+        status_note = " (status: the new board's default, which a board move needs)";
+    }
     let given = [
-        p.status_id,
+        status_id,
         p.priority_id,
         p.board_id,
         p.type_id,
@@ -527,10 +535,32 @@ async fn update(
         &call,
         p.id,
         &changes,
-        format!("change {}", names.join(", ")),
+        format!("change {}{status_note}", names.join(", ")),
         planning,
     )
     .await
+}
+
+/// A board's default open status: the one flagged default, else the first open one by order.
+async fn default_status(ctx: &Ctx, call: &Call, board: i64) -> Result<i64, Failure> {
+    let statuses = ctx
+        .manage()?
+        .list(
+            call,
+            &format!("/service/boards/{board}/statuses"),
+            &Query::new().order_by("sortOrder asc"),
+            200,
+        )
+        .await?
+        .rows;
+    let open = |s: &&Value| s["closedStatus"].as_bool() != Some(true);
+    statuses
+        .iter()
+        .filter(open)
+        .find(|s| s["defaultFlag"].as_bool() == Some(true))
+        .or_else(|| statuses.iter().find(open))
+        .and_then(|s| s["id"].as_i64())
+        .ok_or_else(|| Failure::invalid(format!("board {board} has no open status to move to")))
 }
 
 async fn member_by_identifier(ctx: &Ctx, call: &Call, identifier: &str) -> Result<Value, Failure> {
@@ -771,8 +801,9 @@ async fn recurring_on_device(ctx: Ctx, call: Call, p: RecurringOnDevice) -> Resu
         .await?
         .rows;
     let ids: Vec<i64> = candidates.iter().filter_map(|t| t["id"].as_i64()).collect();
+    // One request per ticket, and one to read the matches in full.
     call.project_calls(
-        ids.len() as u64,
+        ids.len() as u64 + 1,
         &format!("checking the devices of {} tickets", ids.len()),
     )?;
     let links = futures::future::try_join_all(ids.iter().map(|id| {

@@ -1,0 +1,1044 @@
+//! The gate over real HTTP to the sandbox tenant: each core action returns what the sandbox
+//! holds; writes without `confirm` send nothing, with it exactly once, in observe mode never;
+//! the hard floor and configuration raise risk but never lower it; faults come back as
+//! structured errors with nothing written twice; every step is in the log in order.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
+
+use std::collections::BTreeSet;
+use std::sync::Arc;
+use std::time::Duration;
+
+use daemon::catalog::Context;
+use daemon::connector::manage::Query;
+use daemon::connector::{Budget, Call, Connectors, Policy, Settings};
+use daemon::gate::{Caller, Gate, GateError};
+use daemon::log::{Options, Store};
+use daemon::redact::Redactor;
+use schemas::config::GateConfig;
+use schemas::event::{DenialReason, Disposition, Envelope, Event, Mode, Principal, Risk};
+use schemas::tool::{ToolCall, ToolOutcome};
+use serde_json::{Value, json};
+
+struct World {
+    tenant: sandbox::Running,
+    gate: Gate,
+    store: Store,
+    /// A second client, outside the gate, to read what the sandbox holds.
+    direct: Connectors,
+    _dir: tempfile::TempDir,
+}
+
+fn fast_policy() -> Policy {
+    Policy {
+        max_attempts: 3,
+        max_wait: Duration::from_secs(3),
+        base_backoff: Duration::from_millis(10),
+        jitter: Duration::from_millis(20),
+        timeout: Duration::from_secs(2),
+    }
+}
+
+async fn world_with(config: GateConfig) -> World {
+    let tenant = sandbox::start(sandbox::Config {
+        today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+        ..sandbox::Config::default()
+    })
+    .await
+    .unwrap();
+    let settings = Settings::from_env_lines(&tenant.env_lines()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(
+        &dir.path().join("log"),
+        &dir.path().join("checkpoint.json"),
+        Options::default(),
+    )
+    .unwrap();
+    let ctx = Arc::new(Context {
+        connectors: Connectors::new(&settings, &fast_policy()),
+        states: settings.connector_states(),
+        today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+    });
+    let gate = Gate::new(
+        store.clone(),
+        ctx,
+        Arc::new(Redactor::new(settings.secrets())),
+        config,
+    )
+    .unwrap();
+    let direct = Connectors::new(&settings, &fast_policy()).unwrap();
+    World {
+        tenant,
+        gate,
+        store,
+        direct,
+        _dir: dir,
+    }
+}
+
+async fn world() -> World {
+    world_with(GateConfig::default()).await
+}
+
+fn human() -> Caller {
+    Caller::interactive("test-client", Mode::Enforce)
+}
+
+fn agent(mode: Mode) -> Caller {
+    Caller {
+        principal: Principal::Skill {
+            skill: "msp-night-triage".into(),
+            run_id: "r-test".into(),
+        },
+        mode,
+        allowed: None,
+    }
+}
+
+impl World {
+    async fn run(&self, caller: &Caller, tool: &str, action: &str, params: Value) -> ToolOutcome {
+        self.gate
+            .dispatch(caller, ToolCall::new(tool, action, params))
+            .await
+    }
+
+    async fn confirm(
+        &self,
+        caller: &Caller,
+        tool: &str,
+        action: &str,
+        params: Value,
+    ) -> ToolOutcome {
+        self.gate
+            .dispatch(caller, ToolCall::new(tool, action, params).confirmed())
+            .await
+    }
+
+    /// The `result` of an `ok` outcome.
+    async fn read(&self, tool: &str, action: &str, params: Value) -> Value {
+        match self.run(&human(), tool, action, params.clone()).await {
+            ToolOutcome::Ok { result, .. } => result,
+            other => panic!("{tool}.{action} {params}: {other:?}"),
+        }
+    }
+
+    /// Requests other than GET that reached the sandbox: `METHOD path`.
+    fn writes(&self) -> Vec<String> {
+        self.tenant
+            .journal()
+            .iter()
+            .filter(|e| e.method != "GET")
+            .map(|e| format!("{} {}", e.method, e.path))
+            .collect()
+    }
+
+    fn events(&self) -> Vec<Envelope> {
+        self.store.range(0, u64::MAX).map(|e| e.unwrap()).collect()
+    }
+
+    async fn raw(&self, path: &str) -> Value {
+        self.direct
+            .manage
+            .get(&Call::new(Budget { max_calls: 100 }), path, &Query::new())
+            .await
+            .unwrap()
+    }
+
+    async fn raw_list(&self, path: &str, query: Query) -> Vec<Value> {
+        self.direct
+            .manage
+            .list(&Call::new(Budget { max_calls: 100 }), path, &query, 1000)
+            .await
+            .unwrap()
+            .rows
+    }
+}
+
+fn ids(rows: &Value) -> Vec<i64> {
+    rows.as_array()
+        .unwrap()
+        .iter()
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect()
+}
+
+#[tokio::test]
+async fn ticket_reads_return_what_the_sandbox_holds() {
+    let w = world().await;
+    // list: the board filter, open only, newest first, and the limit.
+    let listed = w
+        .read("cw_tickets", "list", json!({"board_id": 1, "limit": 200}))
+        .await;
+    let raw = w
+        .raw_list(
+            "/service/tickets",
+            Query::new()
+                .conditions("closedFlag = false and board/id = 1")
+                .order_by("id desc"),
+        )
+        .await;
+    let expected: Vec<i64> = raw
+        .iter()
+        .take(200)
+        .map(|r| r["id"].as_i64().unwrap())
+        .collect();
+    assert!(!expected.is_empty());
+    assert_eq!(ids(&listed["tickets"]), expected);
+    assert!(listed["tickets"][0].get("_info").is_none(), "compact view");
+
+    // Unassigned tickets have no owner; the planted untriaged ones are among them.
+    let unassigned = w
+        .read(
+            "cw_tickets",
+            "list",
+            json!({"unassigned": true, "limit": 200}),
+        )
+        .await;
+    let unassigned_ids = ids(&unassigned["tickets"]);
+    assert!(
+        unassigned["tickets"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|t| t.get("owner").is_none())
+    );
+    for u in &w.tenant.truth().untriaged {
+        assert!(
+            unassigned_ids.contains(&u.ticket_id),
+            "untriaged {} not listed",
+            u.ticket_id
+        );
+    }
+
+    // search: every hit's summary has the word.
+    let word = "printer";
+    let found = w
+        .read(
+            "cw_tickets",
+            "search",
+            json!({"text": word, "state": "any"}),
+        )
+        .await;
+    let hits = found["tickets"].as_array().unwrap();
+    assert!(!hits.is_empty());
+    for t in hits {
+        assert!(
+            t["summary"].as_str().unwrap().to_lowercase().contains(word),
+            "{t}"
+        );
+    }
+
+    // get summary: the compact view of the stored ticket.
+    let id = w.tenant.truth().untriaged[0].ticket_id;
+    let got = w.read("cw_tickets", "get", json!({"id": id})).await;
+    let stored = w.raw(&format!("/service/tickets/{id}")).await;
+    assert_eq!(got["summary"], stored["summary"]);
+    assert_eq!(
+        got["board"],
+        json!({"id": stored["board"]["id"], "name": stored["board"]["name"]})
+    );
+    assert_eq!(got["status"]["id"], stored["status"]["id"]);
+    // ... and raw fields on request.
+    let raw_fields = w
+        .read(
+            "cw_tickets",
+            "get",
+            json!({"id": id, "fields": ["id", "summary"]}),
+        )
+        .await;
+    assert_eq!(raw_fields, json!({"id": id, "summary": stored["summary"]}));
+
+    // notes: all of them, oldest first.
+    let notes = w.read("cw_tickets", "notes", json!({"id": id})).await;
+    let raw_notes = w
+        .raw_list(
+            &format!("/service/tickets/{id}/notes"),
+            Query::new().order_by("id asc"),
+        )
+        .await;
+    assert_eq!(
+        ids(&notes["notes"]),
+        raw_notes
+            .iter()
+            .map(|n| n["id"].as_i64().unwrap())
+            .collect::<Vec<_>>()
+    );
+    w.tenant.shutdown().await;
+}
+
+#[tokio::test]
+async fn get_full_returns_ticket_notes_time_configuration_and_device_health_in_one_call() {
+    let w = world().await;
+    let recurring = w.tenant.truth().recurring_issue.clone();
+    let id = recurring.ticket_ids[0];
+    let outcome = w
+        .run(
+            &human(),
+            "cw_tickets",
+            "get",
+            json!({"id": id, "depth": "full"}),
+        )
+        .await;
+    let ToolOutcome::Ok {
+        result,
+        upstream_requests,
+    } = outcome
+    else {
+        panic!("{outcome:?}");
+    };
+    assert_eq!(result["ticket"]["id"], id);
+    let raw_notes = w
+        .raw_list(&format!("/service/tickets/{id}/notes"), Query::new())
+        .await;
+    assert_eq!(result["notes"].as_array().unwrap().len(), raw_notes.len());
+    let raw_time = w
+        .raw_list(
+            "/time/entries",
+            Query::new().conditions(format!(
+                "chargeToType = \"ServiceTicket\" and chargeToId = {id}"
+            )),
+        )
+        .await;
+    assert_eq!(result["time"].as_array().unwrap().len(), raw_time.len());
+    assert_eq!(
+        result["configurations"][0]["id"],
+        recurring.configuration_id
+    );
+    let device = &result["devices"][0];
+    assert_eq!(device["endpoint_id"], recurring.endpoint_id.as_str());
+    assert_eq!(device["configuration_id"], recurring.configuration_id);
+    assert!(device["online"].is_boolean(), "{device}");
+    // The recurring problem is a full disk: the health shows it.
+    assert!(
+        device["disk_used_percent"].as_f64().unwrap() > 90.0,
+        "{device}"
+    );
+    assert!(upstream_requests >= 5, "{upstream_requests}");
+
+    // A ticket with time entries shows them.
+    let with_time = w.tenant.truth().time.on_closed_tickets[0].ticket_id;
+    let full = w
+        .read(
+            "cw_tickets",
+            "get",
+            json!({"id": with_time, "depth": "full"}),
+        )
+        .await;
+    assert!(!full["time"].as_array().unwrap().is_empty(), "{full}");
+    w.tenant.shutdown().await;
+}
+
+#[tokio::test]
+async fn taxonomy_recurring_time_companies_and_meta_reads() {
+    let w = world().await;
+    let taxonomy = w.read("cw_tickets", "taxonomy", json!({})).await;
+    let boards = w
+        .raw_list(
+            "/service/boards",
+            Query::new().conditions("inactiveFlag = false"),
+        )
+        .await;
+    assert_eq!(taxonomy["boards"].as_array().unwrap().len(), boards.len());
+    // The planted classification's ids are all valid choices in the taxonomy.
+    let expected = &w.tenant.truth().untriaged[0].expected;
+    let board = taxonomy["boards"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|b| b["id"] == expected.board.id)
+        .unwrap();
+    assert!(
+        board["types"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == expected.kind.id)
+    );
+    assert!(
+        board["subtypes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|t| t["id"] == expected.sub_type.id)
+    );
+    assert!(
+        board["statuses"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|s| s["closedStatus"] == true)
+    );
+    assert!(
+        taxonomy["priorities"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|p| p["id"] == expected.priority.id)
+    );
+
+    // recurring_on_device finds the planted recurring tickets on that device.
+    let recurring = w.tenant.truth().recurring_issue.clone();
+    let found = w
+        .read(
+            "cw_tickets",
+            "recurring_on_device",
+            json!({"configuration_id": recurring.configuration_id}),
+        )
+        .await;
+    let found_ids = ids(&found["tickets"]);
+    for id in &recurring.ticket_ids {
+        assert!(found_ids.contains(id), "{id} missing from {found_ids:?}");
+    }
+    assert_eq!(found["recurring"], true);
+
+    // Time entries of a member on a day.
+    let day = &w.tenant.truth().time.duplicates[0];
+    let member = w.raw(&format!("/system/members/{}", day.member_id)).await;
+    let entries = w
+        .read(
+            "cw_time",
+            "entries",
+            json!({"member": member["identifier"], "from": day.date, "to": day.date}),
+        )
+        .await;
+    let entry_ids = ids(&entries["entries"]);
+    for id in &day.entry_ids {
+        assert!(entry_ids.contains(id), "{id} not in {entry_ids:?}");
+    }
+
+    // Companies: get, search, contacts, configurations.
+    let company_id = recurring.company_id;
+    let company = w
+        .read("cw_companies", "get", json!({"id": company_id}))
+        .await;
+    let stored = w.raw(&format!("/company/companies/{company_id}")).await;
+    assert_eq!(company["name"], stored["name"]);
+    let name_word = stored["name"]
+        .as_str()
+        .unwrap()
+        .split_whitespace()
+        .next()
+        .unwrap();
+    let searched = w
+        .read("cw_companies", "search", json!({"text": name_word}))
+        .await;
+    assert!(ids(&searched["companies"]).contains(&company_id));
+    let contacts = w
+        .read(
+            "cw_companies",
+            "contacts",
+            json!({"company_id": company_id, "limit": 200}),
+        )
+        .await;
+    let raw_contacts = w
+        .raw_list(
+            "/company/contacts",
+            Query::new().conditions(format!("company/id = {company_id}")),
+        )
+        .await;
+    assert_eq!(
+        contacts["count"].as_u64().unwrap() as usize,
+        raw_contacts.len().min(200)
+    );
+    let configurations = w
+        .read(
+            "cw_companies",
+            "configurations",
+            json!({"company_id": company_id, "limit": 200}),
+        )
+        .await;
+    assert!(ids(&configurations["configurations"]).contains(&recurring.configuration_id));
+
+    // Meta: connectors and the catalog.
+    let status = w.read("cw_meta", "status", json!({})).await;
+    assert_eq!(status["manage"]["reachable"], true);
+    assert_eq!(status["connectors"].as_array().unwrap().len(), 4);
+    let catalog = w.read("cw_meta", "catalog", json!({})).await;
+    assert_eq!(catalog["tools"].as_array().unwrap().len(), 14);
+    w.tenant.shutdown().await;
+}
+
+#[tokio::test]
+async fn tables_help_and_bad_input_are_structured_and_send_nothing() {
+    let w = world().await;
+    let table = w
+        .gate
+        .dispatch(
+            &human(),
+            ToolCall {
+                tool: "cw_tickets".into(),
+                action: None,
+                params: json!({}),
+                confirm: false,
+            },
+        )
+        .await;
+    let ToolOutcome::Actions { actions, .. } = table else {
+        panic!("{table:?}")
+    };
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.name == "get" && a.risk == Risk::Read)
+    );
+    assert!(
+        actions
+            .iter()
+            .any(|a| a.name == "close" && a.hard_for_agent)
+    );
+
+    let help = w
+        .run(&human(), "cw_tickets", "help", json!({"for": "update"}))
+        .await;
+    let ToolOutcome::Help(help) = help else {
+        panic!("{help:?}")
+    };
+    assert_eq!(help.info.risk, Risk::Write);
+    assert!(help.schema["properties"]["priority_id"]["description"].is_string());
+    assert_eq!(help.example["action"], "update");
+
+    w.tenant.clear_journal();
+    let cases = [
+        ("cw_nope", "list", json!({}), "unknown_tool"),
+        ("cw_tickets", "explode", json!({}), "unknown_action"),
+        (
+            "cw_tickets",
+            "get",
+            json!({"id": "forty"}),
+            "invalid_params",
+        ),
+        (
+            "cw_tickets",
+            "update",
+            json!({"id": 1, "priority": 2}),
+            "invalid_params",
+        ),
+        ("cw_tickets", "update", json!({"id": 1}), "invalid_params"),
+        (
+            "cw_time",
+            "add",
+            json!({"ticket_id": 1, "member": "x", "time_start": "yesterday", "hours": 1.0, "notes": "n"}),
+            "invalid_params",
+        ),
+    ];
+    for (tool, action, params, kind) in cases {
+        let outcome = w
+            .gate
+            .dispatch(
+                &human(),
+                ToolCall::new(tool, action, params.clone()).confirmed(),
+            )
+            .await;
+        let ToolOutcome::Error { error } = &outcome else {
+            panic!("{tool}.{action} {params}: {outcome:?}")
+        };
+        assert_eq!(error.kind, kind, "{tool}.{action} {params}");
+        assert!(!error.hint.is_empty());
+    }
+    assert!(
+        w.tenant.journal().is_empty(),
+        "bad input reached the sandbox"
+    );
+    // Invalid parameters are on record as denials.
+    let denied = w
+        .events()
+        .iter()
+        .filter(|e| {
+            matches!(
+                e.event,
+                Event::ActionDenied {
+                    reason: DenialReason::InvalidParams,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(denied, 4);
+    w.tenant.shutdown().await;
+}
+
+#[tokio::test]
+async fn a_write_without_confirm_sends_nothing_with_confirm_once_and_in_observe_never() {
+    let w = world().await;
+    let id = w.tenant.truth().untriaged[1].ticket_id;
+    let params = json!({"id": id, "priority_id": 1});
+    let priority_before = w.raw(&format!("/service/tickets/{id}")).await["priority"]["id"].clone();
+
+    // No confirm: the exact request, and nothing reaches the sandbox.
+    w.tenant.clear_journal();
+    let preview = w
+        .run(&human(), "cw_tickets", "update", params.clone())
+        .await;
+    let ToolOutcome::Preview { request, risk, .. } = &preview else {
+        panic!("{preview:?}")
+    };
+    assert_eq!(*risk, Risk::Write);
+    assert_eq!(request.method, "PATCH");
+    assert_eq!(request.path, format!("/service/tickets/{id}"));
+    assert_eq!(
+        request.body,
+        Some(json!([{"op": "replace", "path": "/priority/id", "value": 1}]))
+    );
+    assert!(w.tenant.journal().is_empty(), "{:?}", w.tenant.journal());
+
+    // Observe mode (the night agent in shadow): recorded, never sent.
+    let recorded = w
+        .confirm(
+            &agent(Mode::Observe),
+            "cw_tickets",
+            "update",
+            params.clone(),
+        )
+        .await;
+    let ToolOutcome::RecordedForReview {
+        request: observed,
+        effect,
+        ..
+    } = &recorded
+    else {
+        panic!("{recorded:?}")
+    };
+    assert_eq!(observed, request, "observe records the same exact request");
+    // Confirmed plans carry before-values for the morning review.
+    assert_eq!(
+        effect.changes[0].before.as_ref().unwrap()["id"],
+        priority_before
+    );
+    assert!(w.writes().is_empty(), "{:?}", w.writes());
+
+    // Dry-run mode: a preview, even with confirm.
+    let dry = w
+        .confirm(&agent(Mode::DryRun), "cw_tickets", "update", params.clone())
+        .await;
+    assert_eq!(dry.status(), "preview");
+    assert!(w.writes().is_empty());
+
+    // Confirmed in enforce mode: executed once, and the sandbox holds the change.
+    let executed = w
+        .confirm(&human(), "cw_tickets", "update", params.clone())
+        .await;
+    let ToolOutcome::Executed { record, .. } = &executed else {
+        panic!("{executed:?}")
+    };
+    assert_eq!(record.as_ref().unwrap().id, id.to_string());
+    assert_eq!(
+        w.writes(),
+        vec![format!("PATCH /v4_6_release/apis/3.0/service/tickets/{id}")]
+    );
+    let stored = w.raw(&format!("/service/tickets/{id}")).await;
+    assert_eq!(stored["priority"]["id"], 1);
+
+    // The log tells the story in order, every step before the caller heard of it.
+    let trail: Vec<(String, Option<Disposition>)> = w
+        .events()
+        .iter()
+        .filter(|e| e.event_type().starts_with("Action") && e.event_type() != "ActionRead")
+        .map(|e| {
+            let d = match &e.event {
+                Event::ActionProposed { disposition, .. } => Some(*disposition),
+                _ => None,
+            };
+            (e.event_type().to_owned(), d)
+        })
+        .collect();
+    assert_eq!(
+        trail,
+        vec![
+            ("ActionProposed".into(), Some(Disposition::Previewed)),
+            (
+                "ActionProposed".into(),
+                Some(Disposition::RecordedForReview)
+            ),
+            ("ActionProposed".into(), Some(Disposition::DryRun)),
+            ("ActionProposed".into(), Some(Disposition::Accepted)),
+            ("ActionExecuting".into(), None),
+            ("ActionExecuted".into(), None),
+        ]
+    );
+    // The observe proposal is pending review; the preview is not.
+    let pending = w.store.projections().pending;
+    assert_eq!(pending.len(), 1);
+
+    // A board move without a status takes the new board's default open status, which
+    // ConnectWise requires; the preview shows it (a lookup read, still no write).
+    w.tenant.clear_journal();
+    let moved = w
+        .run(
+            &human(),
+            "cw_tickets",
+            "update",
+            json!({"id": id, "board_id": 2}),
+        )
+        .await;
+    let ToolOutcome::Preview { request, .. } = &moved else {
+        panic!("{moved:?}")
+    };
+    let ops = request.body.as_ref().unwrap().as_array().unwrap().clone();
+    assert_eq!(ops[0]["path"], "/status/id");
+    assert_eq!(
+        ops[1],
+        json!({"op": "replace", "path": "/board/id", "value": 2})
+    );
+    assert!(w.writes().is_empty());
+    let moved = w
+        .confirm(
+            &human(),
+            "cw_tickets",
+            "update",
+            json!({"id": id, "board_id": 2}),
+        )
+        .await;
+    assert_eq!(moved.status(), "executed", "{moved:?}");
+    let stored = w.raw(&format!("/service/tickets/{id}")).await;
+    assert_eq!(stored["board"]["id"], 2);
+    assert_eq!(stored["status"]["id"], ops[0]["value"]);
+    w.tenant.shutdown().await;
+}
+
+#[tokio::test]
+async fn notes_creates_time_and_close_plan_exact_requests_and_the_agent_hits_the_floor() {
+    let w = world().await;
+    let id = w.tenant.truth().untriaged[2].ticket_id;
+
+    // An internal note, confirmed: one POST with the flags ConnectWise expects.
+    w.tenant.clear_journal();
+    let note = w
+        .confirm(
+            &human(),
+            "cw_tickets",
+            "add_note",
+            json!({"id": id, "text": "Spooler restarted."}),
+        )
+        .await;
+    let ToolOutcome::Executed { record, .. } = &note else {
+        panic!("{note:?}")
+    };
+    assert_eq!(record.as_ref().unwrap().kind, "ticket_note");
+    let posted = w
+        .tenant
+        .journal()
+        .into_iter()
+        .find(|e| e.method == "POST")
+        .unwrap();
+    let body: Value = serde_json::from_str(posted.body.as_deref().unwrap()).unwrap();
+    assert_eq!(body["internalAnalysisFlag"], true);
+    assert_eq!(body["detailDescriptionFlag"], false);
+    let notes = w
+        .raw_list(&format!("/service/tickets/{id}/notes"), Query::new())
+        .await;
+    assert!(notes.iter().any(|n| n["text"] == "Spooler restarted."));
+
+    // A customer-visible note is hard for the night agent, write for a human.
+    let visible = json!({"id": id, "text": "We fixed it.", "internal": false, "discussion": true});
+    let queued = w
+        .confirm(
+            &agent(Mode::Enforce),
+            "cw_tickets",
+            "add_note",
+            visible.clone(),
+        )
+        .await;
+    let ToolOutcome::PendingApproval {
+        effect,
+        proposal_id,
+        ..
+    } = &queued
+    else {
+        panic!("{queued:?}")
+    };
+    assert_eq!(
+        effect.customer_visible_text.as_deref(),
+        Some("We fixed it.")
+    );
+    assert!(w.store.projections().pending.contains_key(proposal_id));
+    let preview = w.run(&human(), "cw_tickets", "add_note", visible).await;
+    let ToolOutcome::Preview { risk, .. } = preview else {
+        panic!("{preview:?}")
+    };
+    assert_eq!(risk, Risk::Write);
+
+    // Closing is hard for the night agent: queued, not sent.
+    let before = w.writes().len();
+    let close = w
+        .confirm(
+            &agent(Mode::Enforce),
+            "cw_tickets",
+            "close",
+            json!({"id": id}),
+        )
+        .await;
+    assert_eq!(close.status(), "pending_approval", "{close:?}");
+    assert_eq!(w.writes().len(), before, "a hard action was sent");
+    // A human closes it (confirmed): the board's closed status.
+    let closed = w
+        .confirm(&human(), "cw_tickets", "close", json!({"id": id}))
+        .await;
+    assert_eq!(closed.status(), "executed", "{closed:?}");
+    let stored = w.raw(&format!("/service/tickets/{id}")).await;
+    assert_eq!(stored["closedFlag"], true);
+
+    // Create and assign.
+    let company = w.tenant.truth().recurring_issue.company_id;
+    let created = w
+        .confirm(
+            &human(),
+            "cw_tickets",
+            "create",
+            json!({"company_id": company, "board_id": 1, "summary": "Scanner offline", "priority_id": 3}),
+        )
+        .await;
+    let ToolOutcome::Executed { record, result, .. } = &created else {
+        panic!("{created:?}")
+    };
+    let new_id: i64 = record.as_ref().unwrap().id.parse().unwrap();
+    assert_eq!(result["summary"], "Scanner offline");
+    let member = w.raw_list("/system/members", Query::new()).await[0].clone();
+    let assigned = w
+        .confirm(
+            &human(),
+            "cw_tickets",
+            "assign",
+            json!({"id": new_id, "member": member["identifier"]}),
+        )
+        .await;
+    assert_eq!(assigned.status(), "executed", "{assigned:?}");
+    let stored = w.raw(&format!("/service/tickets/{new_id}")).await;
+    assert_eq!(stored["owner"]["id"], member["id"]);
+
+    // Time: add then correct.
+    let added = w
+        .confirm(
+            &human(),
+            "cw_time",
+            "add",
+            json!({"ticket_id": new_id, "member": member["identifier"], "time_start": "2026-03-02T14:00:00Z", "hours": 0.5, "notes": "Power-cycled the scanner."}),
+        )
+        .await;
+    let ToolOutcome::Executed { record, .. } = &added else {
+        panic!("{added:?}")
+    };
+    let entry: i64 = record.as_ref().unwrap().id.parse().unwrap();
+    let stored = w.raw(&format!("/time/entries/{entry}")).await;
+    assert_eq!(stored["actualHours"].as_f64(), Some(0.5));
+    let fixed = w
+        .confirm(
+            &human(),
+            "cw_time",
+            "update",
+            json!({"id": entry, "billable": "NoCharge"}),
+        )
+        .await;
+    let ToolOutcome::Executed { .. } = fixed else {
+        panic!("{fixed:?}")
+    };
+    let stored = w.raw(&format!("/time/entries/{entry}")).await;
+    assert_eq!(stored["billableOption"], "NoCharge");
+    w.tenant.shutdown().await;
+}
+
+#[tokio::test]
+async fn configuration_only_raises_risk_and_skills_keep_to_their_allowed_set() {
+    // Stricter: an update needs a verdict, for humans too.
+    let mut config = GateConfig::default();
+    config
+        .stricter
+        .insert("cw_tickets.update".into(), Risk::Hard);
+    let w = world_with(config).await;
+    let id = w.tenant.truth().untriaged[0].ticket_id;
+    let outcome = w
+        .confirm(
+            &human(),
+            "cw_tickets",
+            "update",
+            json!({"id": id, "priority_id": 2}),
+        )
+        .await;
+    assert_eq!(outcome.status(), "pending_approval", "{outcome:?}");
+    assert!(w.writes().is_empty());
+
+    // A skill may use only its allowed actions.
+    let mut triage = agent(Mode::Enforce);
+    triage.allowed = Some(BTreeSet::from(["cw_tickets.get".to_owned()]));
+    let denied = w.run(&triage, "cw_tickets", "list", json!({})).await;
+    let ToolOutcome::Denied { reason, .. } = denied else {
+        panic!("{denied:?}")
+    };
+    assert_eq!(reason, DenialReason::NotAllowed);
+    let allowed = w.run(&triage, "cw_tickets", "get", json!({"id": id})).await;
+    assert_eq!(allowed.status(), "ok");
+    // The agent's events carry its run.
+    let last = w.events().pop().unwrap();
+    assert_eq!(last.run_id.as_deref(), Some("r-test"));
+    w.tenant.shutdown().await;
+
+    // Lowering is refused at start, and so is a name that is not an action.
+    let refuse = |name: &str, risk: Risk| {
+        let mut c = GateConfig::default();
+        c.stricter.insert(name.into(), risk);
+        c
+    };
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(
+        &dir.path().join("l"),
+        &dir.path().join("c.json"),
+        Options::default(),
+    )
+    .unwrap();
+    let ctx = Arc::new(Context {
+        connectors: Err(daemon::connector::Error::NotConfigured {
+            product: daemon::connector::Product::Manage,
+            problem: "test".into(),
+        }),
+        states: Vec::new(),
+        today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+    });
+    let r = Arc::new(Redactor::default());
+    let looser = Gate::new(
+        store.clone(),
+        Arc::clone(&ctx),
+        Arc::clone(&r),
+        refuse("cw_tickets.update", Risk::Read),
+    );
+    assert!(
+        matches!(looser, Err(GateError::Looser { .. })),
+        "{looser:?}"
+    );
+    let unknown = Gate::new(
+        store.clone(),
+        ctx,
+        r,
+        refuse("cw_tickets.explode", Risk::Hard),
+    );
+    assert!(
+        matches!(unknown, Err(GateError::UnknownAction { .. })),
+        "{unknown:?}"
+    );
+    store.close().await;
+}
+
+#[tokio::test]
+async fn faults_are_structured_and_no_write_is_sent_twice() {
+    let w = world().await;
+    let id = w.tenant.truth().untriaged[0].ticket_id;
+    let add = |spec: &str| {
+        w.tenant
+            .add_faults(sandbox::faults::parse_spec(spec).unwrap())
+    };
+
+    // 429 with Retry-After on a read: honoured, retried, answered.
+    add(&format!("GET */service/tickets/{id}=429:1,times=1"));
+    w.tenant.clear_journal();
+    let started = std::time::Instant::now();
+    let ok = w
+        .run(&human(), "cw_tickets", "get", json!({"id": id}))
+        .await;
+    assert_eq!(ok.status(), "ok", "{ok:?}");
+    assert!(
+        started.elapsed() >= Duration::from_millis(900),
+        "Retry-After not honoured"
+    );
+    assert_eq!(w.tenant.journal().len(), 2);
+
+    // A 429 that does not clear: rate_limited with the wait and a do-not-loop hint.
+    w.tenant.clear_faults();
+    add(&format!("GET */service/tickets/{id}=429:2"));
+    let limited = w
+        .run(&human(), "cw_tickets", "get", json!({"id": id}))
+        .await;
+    let ToolOutcome::Error { error } = limited else {
+        panic!("{limited:?}")
+    };
+    assert_eq!(error.kind, "rate_limited");
+    assert_eq!(error.retry_after_seconds, Some(2));
+    assert!(error.hint.contains("Do not retry"), "{}", error.hint);
+
+    // 5xx on a read: retried; on a write: sent once, structured error, on record as failed.
+    w.tenant.clear_faults();
+    add(&format!("GET */service/tickets/{id}=503,times=2"));
+    w.tenant.clear_journal();
+    let ok = w
+        .run(&human(), "cw_tickets", "get", json!({"id": id}))
+        .await;
+    assert_eq!(ok.status(), "ok", "{ok:?}");
+    assert_eq!(w.tenant.journal().len(), 3, "a GET is retried");
+    w.tenant.clear_faults();
+    add(&format!("PATCH */service/tickets/{id}=503"));
+    add(&format!("POST */service/tickets/{id}/notes=500"));
+    w.tenant.clear_journal();
+    let failed = w
+        .confirm(
+            &human(),
+            "cw_tickets",
+            "update",
+            json!({"id": id, "priority_id": 2}),
+        )
+        .await;
+    let ToolOutcome::Error { error } = failed else {
+        panic!("{failed:?}")
+    };
+    assert_eq!(error.kind, "upstream_unavailable");
+    assert_eq!(error.status, Some(503));
+    let failed = w
+        .confirm(
+            &human(),
+            "cw_tickets",
+            "add_note",
+            json!({"id": id, "text": "x"}),
+        )
+        .await;
+    assert_eq!(failed.status(), "error");
+    assert_eq!(
+        w.writes(),
+        vec![
+            format!("PATCH /v4_6_release/apis/3.0/service/tickets/{id}"),
+            format!("POST /v4_6_release/apis/3.0/service/tickets/{id}/notes"),
+        ],
+        "a write was sent twice"
+    );
+    let failures = w
+        .events()
+        .iter()
+        .filter(|e| matches!(&e.event, Event::ActionFailed { error, .. } if error == "upstream_unavailable"))
+        .count();
+    assert_eq!(failures, 2);
+
+    // A timeout: reads retried, writes not; both structured.
+    w.tenant.clear_faults();
+    add(&format!("GET */service/tickets/{id}=hang,times=1"));
+    add(&format!("PATCH */service/tickets/{id}=hang"));
+    w.tenant.clear_journal();
+    let ok = w
+        .run(&human(), "cw_tickets", "get", json!({"id": id}))
+        .await;
+    assert_eq!(ok.status(), "ok", "a hung GET is retried: {ok:?}");
+    let timed_out = w
+        .confirm(
+            &human(),
+            "cw_tickets",
+            "update",
+            json!({"id": id, "priority_id": 4}),
+        )
+        .await;
+    let ToolOutcome::Error { error } = timed_out else {
+        panic!("{timed_out:?}")
+    };
+    assert_eq!(error.kind, "timeout");
+    assert_eq!(w.writes().len(), 1, "{:?}", w.writes());
+
+    // A fan-out past the budget is refused before it starts.
+    w.tenant.clear_faults();
+    drop(w);
+    let mut tight = GateConfig::default();
+    tight.max_upstream_calls = 5;
+    let w = world_with(tight).await;
+    w.tenant.clear_journal();
+    let refused = w.run(&human(), "cw_tickets", "taxonomy", json!({})).await;
+    let ToolOutcome::Error { error } = refused else {
+        panic!("{refused:?}")
+    };
+    assert_eq!(error.kind, "over_budget");
+    assert!(
+        w.tenant.journal().len() <= 2,
+        "only the board and priority lists were read"
+    );
+    w.tenant.shutdown().await;
+}
