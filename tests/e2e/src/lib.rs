@@ -1,5 +1,6 @@
 //! Helpers shared by the end-to-end tests: a private temp home for one daemon, spawning the real
-//! `nightjard` / `nightjarctl` binaries against it, and a raw control-protocol client.
+//! `nightjard` / `nightjarctl` binaries against it, a standalone `nightjar-sandbox` tenant, and a
+//! raw control-protocol client.
 //!
 //! The binaries are the ones `cargo test --workspace` builds next to the test executable; nothing
 //! here touches the network or the real `$HOME`.
@@ -80,11 +81,18 @@ impl Home {
 
     /// Start `nightjard` and wait until its control socket answers.
     pub fn start_daemon(&self, extra: &[&str]) -> Daemon {
+        self.start_daemon_with_env(extra, &[])
+    }
+
+    /// [`Home::start_daemon`] with extra environment variables, e.g. a sandbox's `CW_*` settings
+    /// (the daemon reads ConnectWise settings from its environment, which `command` clears).
+    pub fn start_daemon_with_env(&self, extra: &[&str], env: &[(String, String)]) -> Daemon {
         let log = self.root.path().join(format!("daemon-{}.log", unique()));
         let stderr = std::fs::File::create(&log).expect("daemon log file");
         let child = self
             .command("nightjard")
             .args(extra)
+            .envs(env.iter().map(|(k, v)| (k, v)))
             .stdin(Stdio::null())
             .stdout(Stdio::null())
             .stderr(stderr)
@@ -164,6 +172,171 @@ impl Drop for Daemon {
         let _ = self.child.kill();
         let _ = self.child.wait();
     }
+}
+
+/// A running standalone `nightjar-sandbox` tenant on loopback, killed when dropped.
+#[derive(Debug)]
+pub struct Sandbox {
+    child: Child,
+    /// `127.0.0.1:PORT`.
+    addr: String,
+    env: Vec<(String, String)>,
+}
+
+/// The `CW_*` names the Manage (PSA) connector needs; the sandbox prints them first.
+const PSA_VARS: [&str; 5] = [
+    "CW_API_URL",
+    "CW_COMPANY_ID",
+    "CW_PUBLIC_KEY",
+    "CW_PRIVATE_KEY",
+    "CW_CLIENT_ID",
+];
+
+impl Sandbox {
+    /// Start `nightjar-sandbox --port 0 ARGS` and read the `CW_*` lines it prints.
+    pub fn start(args: &[&str]) -> Sandbox {
+        let mut child = Command::new(bin("nightjar-sandbox"))
+            .env_clear()
+            .env("PATH", std::env::var_os("PATH").unwrap_or_default())
+            .args(["--port", "0"])
+            .args(args)
+            .stdin(Stdio::null())
+            .stdout(Stdio::piped())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn nightjar-sandbox");
+        let stdout = child.stdout.take().expect("sandbox stdout");
+        // The sandbox keeps stdout open while it serves, so the lines are read on a thread and
+        // collected with deadlines instead of reading to EOF.
+        let (tx, rx) = std::sync::mpsc::channel();
+        std::thread::spawn(move || {
+            for line in BufReader::new(stdout).lines().map_while(Result::ok) {
+                if tx.send(line).is_err() {
+                    break;
+                }
+            }
+        });
+        let mut sandbox = Sandbox {
+            child,
+            addr: String::new(),
+            env: Vec::new(),
+        };
+        let deadline = Instant::now() + Duration::from_secs(30);
+        while !PSA_VARS
+            .iter()
+            .all(|name| sandbox.env.iter().any(|(k, _)| k == name))
+        {
+            let left = deadline.saturating_duration_since(Instant::now());
+            match rx.recv_timeout(left) {
+                Ok(line) => sandbox.env.extend(parse_env_line(&line)),
+                Err(e) => panic!(
+                    "nightjar-sandbox printed no complete CW_* settings within 30 s ({e}); got {:?}",
+                    sandbox.env
+                ),
+            }
+        }
+        // The optional products' lines follow at once; nothing here depends on them.
+        while let Ok(line) = rx.recv_timeout(Duration::from_millis(200)) {
+            sandbox.env.extend(parse_env_line(&line));
+        }
+        let url = sandbox.var("CW_API_URL").expect("CW_API_URL").to_owned();
+        sandbox.addr = url
+            .strip_prefix("http://")
+            .and_then(|rest| rest.split('/').next())
+            .unwrap_or_else(|| panic!("CW_API_URL is not a loopback http URL: {url}"))
+            .to_owned();
+        sandbox
+    }
+
+    /// The `CW_*` settings it printed, for [`Home::start_daemon_with_env`].
+    pub fn env(&self) -> &[(String, String)] {
+        &self.env
+    }
+
+    pub fn var(&self, name: &str) -> Option<&str> {
+        self.env
+            .iter()
+            .find(|(k, _)| k == name)
+            .map(|(_, v)| v.as_str())
+    }
+
+    /// One HTTP/1.0 exchange (the server closes the connection after the answer, so the whole
+    /// answer is read to EOF): the status and the body.
+    pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        use std::io::Read;
+        let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect to the sandbox");
+        stream
+            .set_read_timeout(Some(Duration::from_secs(30)))
+            .expect("read timeout");
+        write!(
+            stream,
+            "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Type: text/plain\r\n\
+             Content-Length: {}\r\n\r\n{body}",
+            self.addr,
+            body.len()
+        )
+        .expect("send to the sandbox");
+        let mut answer = String::new();
+        stream
+            .read_to_string(&mut answer)
+            .expect("read the sandbox's answer");
+        let (head, body) = answer.split_once("\r\n\r\n").unwrap_or((&answer, ""));
+        let status = head
+            .split_whitespace()
+            .nth(1)
+            .and_then(|s| s.parse().ok())
+            .unwrap_or_else(|| panic!("not an HTTP answer: {answer}"));
+        (status, body.to_owned())
+    }
+
+    /// `GET path` answered 200 with JSON.
+    pub fn get_json(&self, path: &str) -> serde_json::Value {
+        let (status, body) = self.request("GET", path, "");
+        assert_eq!(status, 200, "GET {path}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// Every ConnectWise request the sandbox received since the last clear.
+    pub fn journal(&self) -> Vec<serde_json::Value> {
+        match self.get_json("/__sandbox/journal")["entries"].take() {
+            serde_json::Value::Array(entries) => entries,
+            other => panic!("journal without entries: {other}"),
+        }
+    }
+
+    pub fn clear_journal(&self) {
+        let (status, body) = self.request("DELETE", "/__sandbox/journal", "");
+        assert_eq!(status, 204, "clearing the journal: {body}");
+    }
+
+    /// Adds fault rules in the SPEC grammar of the sandbox's `faults` module.
+    pub fn add_faults(&self, spec: &str) {
+        let (status, body) = self.request("POST", "/__sandbox/faults", spec);
+        assert_eq!(status, 200, "adding faults {spec:?}: {body}");
+    }
+}
+
+impl Drop for Sandbox {
+    fn drop(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+/// `NAME=VALUE` from one line of `CW_*` output, also in `export NAME="VALUE"` form.
+fn parse_env_line(line: &str) -> Option<(String, String)> {
+    let line = line.trim();
+    let line = line.strip_prefix("export ").unwrap_or(line);
+    let (name, value) = line.split_once('=')?;
+    if !name.starts_with("CW_") {
+        return None;
+    }
+    let value = value
+        .strip_prefix('"')
+        .and_then(|v| v.strip_suffix('"'))
+        .or_else(|| value.strip_prefix('\'').and_then(|v| v.strip_suffix('\'')))
+        .unwrap_or(value);
+    Some((name.to_owned(), value.to_owned()))
 }
 
 /// A raw, blocking control-protocol client (speaks whatever hello it is told to).
