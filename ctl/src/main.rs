@@ -7,6 +7,7 @@
 
 mod client;
 mod log_cmd;
+mod mcp_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -61,6 +62,13 @@ enum Command {
         #[arg(long)]
         confirm: bool,
     },
+    /// The stdio bridge MCP clients (Claude Desktop, Claude Code, Cursor, opencode) launch: it
+    /// forwards to the daemon's MCP socket. With --print-config, the snippet for a client.
+    Mcp {
+        /// Print the configuration snippet for this client (with this binary's path) and exit.
+        #[arg(long, value_enum, value_name = "CLIENT")]
+        print_config: Option<mcp_cmd::ClientKind>,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -98,6 +106,7 @@ fn main() -> ExitCode {
 }
 
 async fn dispatch(args: Args) -> Result<u8, CtlError> {
+    let runtime_override = args.runtime_dir.clone();
     let paths = Paths::resolve(&Overrides {
         config_dir: args.config_dir,
         state_dir: args.state_dir,
@@ -107,6 +116,17 @@ async fn dispatch(args: Args) -> Result<u8, CtlError> {
     match args.command {
         Command::Status { json } => status(&paths, json).await,
         Command::Log { command } => log_cmd::run(&paths, command).await,
+        Command::Mcp {
+            print_config: Some(kind),
+        } => {
+            let runtime = runtime_override.map(|d| std::path::absolute(&d).unwrap_or(d));
+            print!(
+                "{}",
+                mcp_cmd::config_snippet(kind, &mcp_cmd::current_exe(), runtime.as_deref())
+            );
+            Ok(0)
+        }
+        Command::Mcp { print_config: None } => mcp_cmd::bridge(&paths.mcp_socket()).await,
         Command::Call {
             tool,
             action,

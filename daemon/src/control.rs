@@ -65,7 +65,7 @@ pub async fn bind(path: &Path) -> Result<Listener, BindError> {
 }
 
 /// Whether the peer runs as our own effective uid.
-fn peer_is_owner(conn: &Stream) -> bool {
+pub(crate) fn peer_is_owner(conn: &Stream) -> bool {
     let me = nix::unistd::geteuid().as_raw();
     match conn.peer_creds() {
         Ok(creds) => creds.euid() == Some(me),

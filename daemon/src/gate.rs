@@ -535,6 +535,35 @@ impl Gate {
         }
     }
 
+    /// Withdraws a pending proposal whose caller stopped waiting for a verdict (a timeout or a
+    /// cancellation, recorded as such and never as a human denial): it leaves the pending set,
+    /// so a verdict that arrives later finds nothing to approve.
+    pub async fn withdraw(
+        &self,
+        caller: &Caller,
+        call: &ToolCall,
+        proposal_id: &str,
+        reason: DenialReason,
+        detail: &str,
+    ) -> ToolOutcome {
+        let event = Event::ActionDenied {
+            call_id: new_id("c"),
+            proposal_id: Some(proposal_id.to_owned()),
+            tool: call.tool.clone(),
+            action: call.action.clone().unwrap_or_default(),
+            reason,
+            detail: detail.to_owned(),
+        };
+        if let Err(e) = self.append(caller, event).await {
+            return log_unavailable(&e);
+        }
+        ToolOutcome::Denied {
+            reason,
+            detail: format!("{detail}; the proposal {proposal_id} was withdrawn and did not run"),
+            mode: Some(caller.mode),
+        }
+    }
+
     #[allow(clippy::too_many_arguments, reason = "the fields of ActionDenied")]
     async fn deny(
         &self,

@@ -3,11 +3,13 @@
 //!
 //! Subsystems: [`log`] (the event log), [`projection`] (state rebuilt from it), [`control`] (the
 //! ctl socket), [`connector`] (ConnectWise clients), [`catalog`] (the fourteen tools and their
-//! actions), [`gate`] (the one path every action takes), [`redact`], [`config`], [`paths`],
+//! actions), [`gate`] (the one path every action takes), [`mcp`] (the MCP server on its socket
+//! and in process), [`approvals`] (settling what waits for a verdict), [`redact`], [`config`], [`paths`],
 //! [`instance`] (single-instance lock), [`view`] (compact records). Library pieces the catalog
 //! will expose: [`calc`], [`endpoints`], [`timesheet`], [`agreements`].
 
 pub mod agreements;
+pub mod approvals;
 pub mod calc;
 pub mod catalog;
 pub mod config;
@@ -17,6 +19,7 @@ pub mod endpoints;
 pub mod gate;
 pub mod instance;
 pub mod log;
+pub mod mcp;
 pub mod paths;
 pub mod redact;
 pub mod timesheet;
@@ -223,8 +226,24 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
             return Err(e.into());
         }
     };
+    let mcp_socket = paths.mcp_socket();
+    let mcp_listener = match control::bind(&mcp_socket).await {
+        Ok(l) => l,
+        Err(e) => {
+            drop(listener);
+            let _ = std::fs::remove_file(&socket);
+            store.close().await;
+            return Err(e.into());
+        }
+    };
+    let mcp_shared = mcp::Shared {
+        gate: gate.clone(),
+        settlements: Arc::new(approvals::Settlements::default()),
+        approval_wait: std::time::Duration::from_secs(settings.config.mcp.approval_wait_secs),
+    };
     tracing::info!(
         socket = %socket.display(),
+        mcp_socket = %mcp_socket.display(),
         events = store.len(),
         pid = std::process::id(),
         "nightjard ready"
@@ -241,16 +260,25 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         cancel: shutdown.clone(),
         gate,
     });
-    control::accept_loop(
-        listener,
-        settings.config.daemon.max_connections,
-        shutdown.clone(),
-        move |conn| control::serve_connection(Arc::clone(&ctx), conn),
-    )
-    .await;
+    // Both sockets serve until shutdown; each loop returns once its connections have ended.
+    tokio::join!(
+        control::accept_loop(
+            listener,
+            settings.config.daemon.max_connections,
+            shutdown.clone(),
+            move |conn| control::serve_connection(Arc::clone(&ctx), conn),
+        ),
+        mcp::accept_loop(
+            mcp_listener,
+            mcp_shared,
+            settings.config.mcp.clone(),
+            shutdown.clone(),
+        ),
+    );
 
     tracing::info!("shutting down");
     let _ = std::fs::remove_file(&socket);
+    let _ = std::fs::remove_file(&mcp_socket);
     let stopped = store
         .append_system(Event::DaemonStopped {
             reason: "shutdown requested".into(),

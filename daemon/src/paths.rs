@@ -102,6 +102,11 @@ impl Paths {
         self.runtime_dir.join("control.sock")
     }
 
+    /// The MCP socket `nightjarctl mcp` bridges to.
+    pub fn mcp_socket(&self) -> PathBuf {
+        self.runtime_dir.join("mcp.sock")
+    }
+
     /// Create the directories the daemon writes to, owner-only (0700).
     pub fn create_private_dirs(&self) -> io::Result<()> {
         for dir in [&self.config_dir, &self.state_dir, &self.runtime_dir] {

@@ -12,6 +12,31 @@ use serde::{Deserialize, Serialize};
 pub struct Config {
     pub daemon: DaemonConfig,
     pub gate: GateConfig,
+    pub mcp: McpConfig,
+}
+
+/// `[mcp]`: the MCP socket that Claude and other MCP clients attach to (through
+/// `nightjarctl mcp`).
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct McpConfig {
+    /// Most MCP sessions at once; one more is refused with a JSON-RPC error.
+    pub max_sessions: usize,
+    /// Longest JSON-RPC message accepted, in bytes; a longer one is dropped.
+    pub max_message_bytes: usize,
+    /// How long an interactive call of a hard action waits for a signed verdict, in seconds,
+    /// sending progress notifications; then it answers "timed out (not executed)".
+    pub approval_wait_secs: u64,
+}
+
+impl Default for McpConfig {
+    fn default() -> Self {
+        Self {
+            max_sessions: 16,
+            max_message_bytes: 1024 * 1024,
+            approval_wait_secs: 90,
+        }
+    }
 }
 
 /// `[gate]`: how tool calls are classified and bounded. Configuration can only make an action
@@ -97,4 +122,14 @@ max_upstream_calls = 50
 # never make an action looser; a class below the catalog's is refused at start.
 [gate.stricter]
 # "cw_tickets.update" = "hard"
+
+[mcp]
+# Most MCP sessions (Claude Desktop, Claude Code, ...) at once.
+max_sessions = 16
+
+# Longest JSON-RPC message accepted, in bytes.
+max_message_bytes = 1048576
+
+# How long an interactive call of a hard action waits for a signed approval, in seconds.
+approval_wait_secs = 90
 "#;

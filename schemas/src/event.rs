@@ -236,8 +236,10 @@ pub enum DenialReason {
     OverBudget,
     /// Unknown tool or action.
     UnknownAction,
-    /// The approval wait ended without a verdict.
+    /// The approval wait ended without a verdict (a timeout, never a human denial).
     ApprovalTimedOut,
+    /// The caller cancelled the call while it waited for a verdict.
+    Cancelled,
     /// The log could not record the step, so the step did not run (fail closed).
     LogUnavailable,
 }
