@@ -553,6 +553,69 @@ fn error_line(value: &Value) -> Vec<u8> {
     bytes
 }
 
+/// One line from a socket client, or the news that it was too long (and was skipped).
+enum Frame {
+    Line(Vec<u8>),
+    TooLong,
+}
+
+/// Newline-delimited frames with a size cap. Unlike `LinesCodec` it reports an oversized line
+/// as a frame, skips it, and carries on: a decoder error would end the stream, and the session
+/// with it.
+struct Frames {
+    max: usize,
+    /// Skipping the rest of an oversized line.
+    discarding: bool,
+}
+
+impl Frames {
+    fn new(max: usize) -> Self {
+        Frames {
+            max,
+            discarding: false,
+        }
+    }
+}
+
+impl tokio_util::codec::Decoder for Frames {
+    type Item = Frame;
+    type Error = std::io::Error;
+
+    fn decode(
+        &mut self,
+        buf: &mut tokio_util::bytes::BytesMut,
+    ) -> Result<Option<Frame>, std::io::Error> {
+        loop {
+            let newline = buf.iter().position(|b| *b == b'\n');
+            match (newline, self.discarding) {
+                (Some(at), true) => {
+                    let _ = buf.split_to(at + 1);
+                    self.discarding = false;
+                }
+                (None, true) => {
+                    buf.clear();
+                    return Ok(None);
+                }
+                (Some(at), false) if at <= self.max => {
+                    let line = buf.split_to(at + 1);
+                    let line = line[..at].strip_suffix(b"\r").unwrap_or(&line[..at]);
+                    return Ok(Some(Frame::Line(line.to_vec())));
+                }
+                (Some(at), false) => {
+                    let _ = buf.split_to(at + 1);
+                    return Ok(Some(Frame::TooLong));
+                }
+                (None, false) if buf.len() > self.max => {
+                    buf.clear();
+                    self.discarding = true;
+                    return Ok(Some(Frame::TooLong));
+                }
+                (None, false) => return Ok(None),
+            }
+        }
+    }
+}
+
 /// Serves one socket session behind a frame check: a line that is not JSON, not a JSON-RPC
 /// message, or longer than `max_message_bytes` gets a JSON-RPC error from here and never reaches
 /// the server; well-formed messages pass through unchanged, one line at a time.
@@ -563,7 +626,7 @@ async fn serve_checked(
     cancel: CancellationToken,
 ) {
     use futures::StreamExt;
-    use tokio_util::codec::{FramedRead, LinesCodec, LinesCodecError};
+    use tokio_util::codec::{FramedRead, LinesCodec};
 
     let (socket_read, mut socket_write) = tokio::io::split(conn);
     let (ours, theirs) = tokio::io::duplex(256 * 1024);
@@ -590,37 +653,32 @@ async fn serve_checked(
         }
     });
     let up = tokio::spawn(async move {
-        let mut lines = FramedRead::new(
-            socket_read,
-            LinesCodec::new_with_max_length(max_message_bytes),
-        );
-        loop {
-            match lines.next().await {
-                Some(Ok(line)) if line.trim().is_empty() => {}
-                Some(Ok(line)) => match frame_error(&line) {
-                    None => {
-                        let sent = async {
-                            server_write.write_all(line.as_bytes()).await?;
-                            server_write.write_all(b"\n").await
-                        };
-                        if sent.await.is_err() {
-                            break;
+        let mut frames = FramedRead::new(socket_read, Frames::new(max_message_bytes));
+        while let Some(Ok(frame)) = frames.next().await {
+            let error = match frame {
+                Frame::Line(line) if line.iter().all(u8::is_ascii_whitespace) => continue,
+                Frame::Line(line) => match std::str::from_utf8(&line) {
+                    Ok(text) => match frame_error(text) {
+                        None => {
+                            let sent = async {
+                                server_write.write_all(&line).await?;
+                                server_write.write_all(b"\n").await
+                            };
+                            if sent.await.is_err() {
+                                break;
+                            }
+                            continue;
                         }
-                    }
-                    Some(error) => {
-                        if tx.send(error_line(&error)).await.is_err() {
-                            break;
-                        }
-                    }
+                        Some(error) => error,
+                    },
+                    Err(_) => json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32700,
+                        "message": "parse error: the message is not UTF-8"}}),
                 },
-                Some(Err(LinesCodecError::MaxLineLengthExceeded)) => {
-                    let error = json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
-                        "message": format!("message too large: at most {max_message_bytes} bytes per message")}});
-                    if tx.send(error_line(&error)).await.is_err() {
-                        break;
-                    }
-                }
-                Some(Err(LinesCodecError::Io(_))) | None => break,
+                Frame::TooLong => json!({"jsonrpc": "2.0", "id": null, "error": {"code": -32600,
+                    "message": format!("message too large: at most {max_message_bytes} bytes per message")}}),
+            };
+            if tx.send(error_line(&error)).await.is_err() {
+                break;
             }
         }
         // The client is done: the server sees the end, answers what is in flight, and closes.
