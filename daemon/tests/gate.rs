@@ -1027,8 +1027,10 @@ async fn faults_are_structured_and_no_write_is_sent_twice() {
     // A fan-out past the budget is refused before it starts.
     w.tenant.clear_faults();
     drop(w);
-    let mut tight = GateConfig::default();
-    tight.max_upstream_calls = 5;
+    let tight = GateConfig {
+        max_upstream_calls: 5,
+        ..GateConfig::default()
+    };
     let w = world_with(tight).await;
     w.tenant.clear_journal();
     let refused = w.run(&human(), "cw_tickets", "taxonomy", json!({})).await;

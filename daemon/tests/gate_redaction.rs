@@ -48,10 +48,12 @@ const CANARIES: [&str; 3] = [
 
 #[tokio::test]
 async fn no_planted_personal_data_or_credential_reaches_the_log_or_tracing() {
-    let mut credentials = sandbox::auth::Credentials::default();
-    credentials.private_key = CANARIES[0].into();
-    credentials.rmm_client_secret = CANARIES[1].into();
-    credentials.sc_auth_secret = CANARIES[2].into();
+    let credentials = sandbox::auth::Credentials {
+        private_key: CANARIES[0].into(),
+        rmm_client_secret: CANARIES[1].into(),
+        sc_auth_secret: CANARIES[2].into(),
+        ..sandbox::auth::Credentials::default()
+    };
     let tenant = sandbox::start(sandbox::Config {
         today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
         credentials,
