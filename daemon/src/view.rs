@@ -25,7 +25,6 @@ impl Kind {
             Kind::Ticket => &[
                 "id",
                 "summary",
-                "recordType",
                 "board",
                 "status",
                 "type",
@@ -34,11 +33,8 @@ impl Kind {
                 "priority",
                 "company",
                 "contact",
-                "contactName",
-                "site",
                 "owner",
                 "team",
-                "source",
                 "severity",
                 "impact",
                 "agreement",
@@ -47,8 +43,6 @@ impl Kind {
                 "requiredDate",
                 "budgetHours",
                 "actualHours",
-                "isInSla",
-                "resources",
             ],
             Kind::Note => &[
                 "id",
@@ -246,6 +240,7 @@ mod tests {
             "billTime": "Billable",
             "contactName": "",
             "resources": "jdoe",
+            "severity": "Low",
             "_info": {"dateEntered": "2026-10-10T09:41:00Z", "lastUpdated": "2026-10-11T10:00:00Z", "updatedBy": "admin"}
         });
         assert_eq!(
@@ -255,7 +250,7 @@ mod tests {
                 "summary": "Second monitor not detected",
                 "board": {"id": 1, "name": "Help Desk"},
                 "company": {"id": 19, "name": "Acme Dental"},
-                "resources": "jdoe",
+                "severity": "Low",
                 "entered": "2026-10-10T09:41:00Z",
                 "updated": "2026-10-11T10:00:00Z"
             })

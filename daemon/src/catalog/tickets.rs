@@ -226,12 +226,58 @@ async fn get(ctx: Ctx, call: Call, p: TicketGet) -> Result<Value, Failure> {
     let devices = device_health(&ctx, &call, &configurations.rows).await;
     Ok(json!({
         "ticket": view::compact(Kind::Ticket, &ticket),
-        "notes": view::compact_all(Kind::Note, &notes.rows),
-        "time": view::compact_all(Kind::TimeEntry, &time.rows),
+        "notes": notes.rows.iter().map(embedded_note).collect::<Vec<_>>(),
+        "time": time.rows.iter().map(embedded_time).collect::<Vec<_>>(),
         "tasks": tasks.rows.iter().map(compact_task).collect::<Vec<_>>(),
         "configurations": view::compact_all(Kind::Configuration, &configurations.rows),
         "devices": devices,
     }))
+}
+
+/// A note inside a full ticket: the compact view with its three visibility flags folded into one
+/// list of the ones that are set, and without what the ticket already says.
+fn embedded_note(note: &Value) -> Value {
+    let mut v = view::compact(Kind::Note, note);
+    if let Some(map) = v.as_object_mut() {
+        let mut flags = Vec::new();
+        for (field, name) in [
+            ("internalAnalysisFlag", "internal"),
+            ("detailDescriptionFlag", "discussion"),
+            ("resolutionFlag", "resolution"),
+        ] {
+            if map.remove(field).and_then(|f| f.as_bool()) == Some(true) {
+                flags.push(name);
+            }
+        }
+        map.insert("flags".into(), json!(flags));
+        // `createdBy` repeats the member's or contact's name.
+        for redundant in ["ticketId", "entered", "updated", "createdBy"] {
+            map.remove(redundant);
+        }
+    }
+    v
+}
+
+/// A time entry inside a full ticket: who, when, how long, billable how, and what was done (the
+/// end is the start plus the hours).
+fn embedded_time(entry: &Value) -> Value {
+    let mut v = view::compact(Kind::TimeEntry, entry);
+    if let Some(map) = v.as_object_mut() {
+        for redundant in [
+            "timeEnd",
+            "chargeToType",
+            "chargeToId",
+            "company",
+            "agreement",
+            "workRole",
+            "status",
+            "entered",
+            "updated",
+        ] {
+            map.remove(redundant);
+        }
+    }
+    v
 }
 
 fn compact_task(task: &Value) -> Value {
@@ -264,22 +310,16 @@ async fn device_health(ctx: &Ctx, call: &Call, configurations: &[Value]) -> Valu
     };
     let ids: Vec<&str> = endpoints.iter().map(|(_, e)| e.as_str()).collect();
     let resources = ids.join(",");
-    let beat = asio
-        .get_query(
-            call,
-            &["api", "platform", "v2", "device", "endpoints", "heartbeat"],
-            &[("resourceType", "endpoint"), ("resources", &resources)],
-        )
-        .await;
-    let beats: Vec<Value> = match &beat {
-        Ok(b) => b["successfulRecords"]
-            .as_array()
-            .into_iter()
-            .flatten()
-            .flat_map(|g| g["endpoints"].as_array().cloned().unwrap_or_default())
-            .collect(),
-        Err(_) => Vec::new(),
-    };
+    // Availability for every device in one request, and each device's disk, all at once.
+    let query = [
+        ("resourceType", "endpoint"),
+        ("resources", resources.as_str()),
+    ];
+    let heartbeat = asio.get_query(
+        call,
+        &["api", "platform", "v2", "device", "endpoints", "heartbeat"],
+        &query,
+    );
     let disks = futures::future::join_all(ids.iter().map(|ep| async move {
         asio.get(
             call,
@@ -294,8 +334,17 @@ async fn device_health(ctx: &Ctx, call: &Call, configurations: &[Value]) -> Valu
             ],
         )
         .await
-    }))
-    .await;
+    }));
+    let (beat, disks) = futures::join!(heartbeat, disks);
+    let beats: Vec<Value> = match &beat {
+        Ok(b) => b["successfulRecords"]
+            .as_array()
+            .into_iter()
+            .flatten()
+            .flat_map(|g| g["endpoints"].as_array().cloned().unwrap_or_default())
+            .collect(),
+        Err(_) => Vec::new(),
+    };
     endpoints
         .iter()
         .zip(disks)
