@@ -139,6 +139,19 @@ pub struct Plan {
     /// A customer will see it (a discussion or resolution note, an email, a quote): hard for the
     /// night agent.
     pub customer_visible: bool,
+    /// The record as it was read while planning (confirmed plans): a verdict re-reads it and is
+    /// refused if it changed since.
+    pub observed: Option<schemas::verdict::ObservedTarget>,
+}
+
+/// The `ObservedTarget` of a Manage record read while planning, if it says when it last changed.
+pub fn observed(path: &str, record: &Value) -> Option<schemas::verdict::ObservedTarget> {
+    let version = record["_info"]["lastUpdated"].as_str()?;
+    Some(schemas::verdict::ObservedTarget {
+        product: "manage".into(),
+        path: path.to_owned(),
+        version: version.to_owned(),
+    })
 }
 
 impl Plan {

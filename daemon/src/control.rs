@@ -146,6 +146,16 @@ pub struct Context {
     pub cancel: CancellationToken,
     /// Tool calls from `nightjarctl call` go through the same gate as every MCP session.
     pub gate: crate::gate::Gate,
+    /// Verdicts, keys and mode changes from `nightjarctl`.
+    pub approvals: crate::approvals::Approvals,
+}
+
+fn refused(e: crate::approvals::ActError) -> Response {
+    let kind = match e {
+        crate::approvals::ActError::Log(_) => ControlErrorKind::Internal,
+        _ => ControlErrorKind::Refused,
+    };
+    error(kind, e.to_string())
 }
 
 /// Serve one control connection: handshake, then requests until EOF or shutdown.
@@ -226,6 +236,46 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
                     crate::gate::Caller::interactive("nightjarctl", ctx.gate.interactive_mode());
                 let outcome = ctx.gate.dispatch(&caller, call).await;
                 write_line(&mut out, &Response::Outcome(Box::new(outcome))).await?;
+            }
+            Request::Pending => {
+                let pending = ctx.approvals.pending();
+                write_line(&mut out, &Response::Pending(pending)).await?;
+            }
+            Request::Verdict(signed) => {
+                let reply = ctx.approvals.verdict(&signed).await;
+                write_line(&mut out, &Response::Verdict(Box::new(reply))).await?;
+            }
+            Request::Enroll {
+                public_key,
+                label,
+                approval,
+            } => {
+                let response = match ctx
+                    .approvals
+                    .enroll(&public_key, &label, approval.as_ref())
+                    .await
+                {
+                    Ok(key) => Response::Key(key),
+                    Err(e) => refused(e),
+                };
+                write_line(&mut out, &response).await?;
+            }
+            Request::Keys => {
+                write_line(&mut out, &Response::Keys(ctx.approvals.keys())).await?;
+            }
+            Request::Revoke(signed) => {
+                let response = match ctx.approvals.revoke(&signed).await {
+                    Ok(key) => Response::Key(key),
+                    Err(e) => refused(e),
+                };
+                write_line(&mut out, &response).await?;
+            }
+            Request::SetMode(signed) => {
+                let response = match ctx.approvals.set_mode(&signed).await {
+                    Ok((skill, from, to)) => Response::ModeSet { skill, from, to },
+                    Err(e) => refused(e),
+                };
+                write_line(&mut out, &response).await?;
             }
             Request::Checkpoint => {
                 let response = match ctx.store.checkpoint().await {

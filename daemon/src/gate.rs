@@ -28,9 +28,11 @@ use schemas::event::{
 };
 use schemas::tool::params::HelpParams;
 use schemas::tool::{ToolCall, ToolError, ToolOutcome};
+use schemas::verdict::StoredProposal;
 use serde_json::{Value, json};
 use sha2::{Digest, Sha256};
 
+use crate::approvals::PlanStore;
 use crate::catalog::{self, Action, Ctx, Failure, Handler, Plan, Planning, Tool, catalog};
 use crate::connector::{self, Budget};
 use crate::log::{Draft, Store};
@@ -162,6 +164,8 @@ pub struct Gate {
     ctx: Ctx,
     redactor: Arc<Redactor>,
     config: GateConfig,
+    /// Proposals that wait for a verdict, with their exact (unredacted) requests.
+    plans: PlanStore,
 }
 
 impl Gate {
@@ -193,7 +197,62 @@ impl Gate {
             ctx,
             redactor,
             config,
+            plans: PlanStore::in_memory(),
         })
+    }
+
+    /// Keeps waiting proposals in `plans` (the daemon's is on disk, so they outlive a restart).
+    pub fn with_plans(mut self, plans: PlanStore) -> Self {
+        self.plans = plans;
+        self
+    }
+
+    pub fn plans(&self) -> &PlanStore {
+        &self.plans
+    }
+
+    pub fn redactor(&self) -> &Redactor {
+        &self.redactor
+    }
+
+    /// Executes a stored proposal a human approved: `ActionExecuting` (durable first), the exact
+    /// request once, then its outcome; the operator's key is the principal.
+    pub async fn execute_approved(&self, key_id: &str, stored: &StoredProposal) -> ToolOutcome {
+        let caller = Caller {
+            principal: Principal::Operator {
+                key_id: Some(key_id.to_owned()),
+            },
+            mode: Mode::Enforce,
+            allowed: None,
+        };
+        let Some((tool, action)) = catalog()
+            .tool(&stored.tool)
+            .and_then(|t| Some((t, t.action(&stored.action)?)))
+        else {
+            return tool_error(
+                "unknown_action",
+                format!(
+                    "{}.{} is no longer in the catalog",
+                    stored.tool, stored.action
+                ),
+                "Nothing was sent.",
+            );
+        };
+        let meter = connector::Call::new(Budget {
+            max_calls: self.config.max_upstream_calls,
+        });
+        self.execute(
+            &caller,
+            new_id("c"),
+            stored.proposal_id.clone(),
+            tool,
+            action,
+            stored.request.clone(),
+            stored.effect.clone(),
+            meter,
+            Instant::now(),
+        )
+        .await
     }
 
     pub fn context(&self) -> &Ctx {
@@ -409,6 +468,36 @@ impl Gate {
             action_digest: action_digest.clone(),
             disposition,
         };
+        // A proposal that will wait for a human is kept, exact and unredacted, before anyone hears
+        // of it: so it can be approved later, also after a restart.
+        if matches!(
+            disposition,
+            Disposition::PendingApproval | Disposition::RecordedForReview
+        ) {
+            let stored = StoredProposal {
+                proposal_id: proposal_id.clone(),
+                action_digest: action_digest.clone(),
+                tool: tool.name.into(),
+                action: action.name.into(),
+                params: call.params.clone(),
+                risk,
+                mode: caller.mode,
+                disposition,
+                principal: caller.principal.clone(),
+                run_id: caller.run_id().map(str::to_owned),
+                request: plan.request.clone(),
+                effect: plan.effect.clone(),
+                observed: plan.observed.clone(),
+                proposed_at: chrono::Utc::now(),
+            };
+            if let Err(e) = self.plans.put(&stored) {
+                return ToolOutcome::Denied {
+                    reason: DenialReason::LogUnavailable,
+                    detail: format!("the proposal could not be kept, so it was not made: {e}"),
+                    mode: Some(caller.mode),
+                };
+            }
+        }
         if let Err(e) = self.append(caller, proposed).await {
             return log_unavailable(&e);
         }

@@ -175,13 +175,20 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         states: connectors.clone(),
         today,
     });
+    let plans = match approvals::PlanStore::at(paths.proposals_dir()) {
+        Ok(p) => p,
+        Err(e) => {
+            store.close().await;
+            return Err(DaemonError::Dirs(e));
+        }
+    };
     let gate = match gate::Gate::new(
         store.clone(),
         context,
         Arc::new(redact::Redactor::new(secrets)),
         settings.config.gate.clone(),
     ) {
-        Ok(g) => g,
+        Ok(g) => g.with_plans(plans),
         Err(e) => {
             store.close().await;
             return Err(e.into());
@@ -236,9 +243,11 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
             return Err(e.into());
         }
     };
+    let settlements = Arc::new(approvals::Settlements::default());
+    let approvals = approvals::Approvals::new(gate.clone(), Arc::clone(&settlements));
     let mcp_shared = mcp::Shared {
         gate: gate.clone(),
-        settlements: Arc::new(approvals::Settlements::default()),
+        settlements,
         approval_wait: std::time::Duration::from_secs(settings.config.mcp.approval_wait_secs),
     };
     tracing::info!(
@@ -259,6 +268,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         socket: socket.clone(),
         cancel: shutdown.clone(),
         gate,
+        approvals,
     });
     // Both sockets serve until shutdown; each loop returns once its connections have ended.
     tokio::join!(

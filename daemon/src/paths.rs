@@ -102,6 +102,11 @@ impl Paths {
         self.runtime_dir.join("control.sock")
     }
 
+    /// Proposals waiting for a verdict, one file each (the exact requests, unredacted).
+    pub fn proposals_dir(&self) -> PathBuf {
+        self.state_dir.join("proposals")
+    }
+
     /// The MCP socket `nightjarctl mcp` bridges to.
     pub fn mcp_socket(&self) -> PathBuf {
         self.runtime_dir.join("mcp.sock")

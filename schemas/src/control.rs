@@ -60,6 +60,25 @@ pub enum Request {
     Checkpoint,
     /// Run one tool call through the gate, as the interactive principal `nightjarctl`.
     Call(crate::tool::ToolCall),
+    /// Proposals waiting for a verdict, oldest first, with their effect previews.
+    Pending,
+    /// A signed verdict (`VerdictPayload`) on a pending proposal.
+    Verdict(crate::verdict::Signed),
+    /// Enrol an operator key: the first one from the console with no approval; any later one
+    /// with an `EnrollPayload` signed by an enrolled key.
+    Enroll {
+        /// SPKI PEM of the P-256 public key.
+        public_key: String,
+        label: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        approval: Option<crate::verdict::Signed>,
+    },
+    /// The enrolled keys.
+    Keys,
+    /// Revoke a key (a signed `RevokePayload`).
+    Revoke(crate::verdict::Signed),
+    /// Change a skill's mode (a signed `ModePayload`).
+    SetMode(crate::verdict::Signed),
 }
 
 /// A response line. A request gets exactly one response, except `Tail`, which gets zero or more
@@ -73,6 +92,16 @@ pub enum Response {
     End,
     Checkpoint(Checkpoint),
     Outcome(Box<crate::tool::ToolOutcome>),
+    Pending(Vec<crate::verdict::StoredProposal>),
+    Verdict(Box<crate::verdict::VerdictReply>),
+    Key(crate::verdict::KeyInfo),
+    Keys(Vec<crate::verdict::KeyInfo>),
+    ModeSet {
+        skill: String,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        from: Option<crate::event::Mode>,
+        to: crate::event::Mode,
+    },
     Error(ControlError),
 }
 
@@ -90,6 +119,8 @@ pub enum ControlErrorKind {
     BadRequest,
     Busy,
     Internal,
+    /// A signed act (enrolment, revocation, mode change) was refused.
+    Refused,
 }
 
 /// `nightjarctl status`.

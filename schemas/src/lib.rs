@@ -11,5 +11,6 @@ pub mod control;
 pub mod event;
 pub mod projection;
 pub mod tool;
+pub mod verdict;
 
 pub use event::{Envelope, Event, Principal};

@@ -35,6 +35,12 @@ fn golden_schemas_match() {
         check::<schemas::projection::Snapshot>("snapshot"),
         check::<schemas::tool::ToolCall>("tool-call"),
         check::<schemas::tool::ToolOutcome>("tool-outcome"),
+        check::<schemas::verdict::VerdictPayload>("verdict-payload"),
+        check::<schemas::verdict::ModePayload>("mode-payload"),
+        check::<schemas::verdict::EnrollPayload>("enroll-payload"),
+        check::<schemas::verdict::RevokePayload>("revoke-payload"),
+        check::<schemas::verdict::Signed>("signed"),
+        check::<schemas::verdict::StoredProposal>("stored-proposal"),
     ]
     .into_iter()
     .flatten()

@@ -463,6 +463,7 @@ async fn add_note(ctx: Ctx, call: Call, p: AddNote, planning: Planning) -> Resul
             device: None,
         },
         customer_visible,
+        observed: None,
     })
 }
 
@@ -541,6 +542,7 @@ async fn plan_ticket_patch(
             device: None,
         },
         customer_visible: false,
+        observed: super::observed(&ticket_path(id), &current),
     })
 }
 
@@ -714,6 +716,7 @@ async fn create(
             device: None,
         },
         customer_visible: false,
+        observed: None,
     })
 }
 
@@ -785,6 +788,7 @@ fn close_plan(id: i64, ticket: &Value, status_id: i64) -> Plan {
             device: None,
         },
         customer_visible: false,
+        observed: super::observed(&ticket_path(id), ticket),
     }
 }
 

@@ -211,6 +211,7 @@ async fn add(ctx: Ctx, call: Call, p: TimeAdd, planning: Planning) -> Result<Pla
             device: None,
         },
         customer_visible: false,
+        observed: None,
     })
 }
 
@@ -260,6 +261,7 @@ async fn update(ctx: Ctx, call: Call, p: TimeUpdate, planning: Planning) -> Resu
             "nothing to change: give at least one of notes, time_start, time_end, billable, work_type_id",
         ));
     }
+    let observed = super::observed(&path, &current);
     Ok(Plan {
         request: UpstreamRequest {
             product: "manage".into(),
@@ -282,5 +284,6 @@ async fn update(ctx: Ctx, call: Call, p: TimeUpdate, planning: Planning) -> Resu
             device: None,
         },
         customer_visible: false,
+        observed,
     })
 }
