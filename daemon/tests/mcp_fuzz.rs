@@ -25,9 +25,11 @@ struct Daemon {
 fn daemon() -> &'static Daemon {
     static DAEMON: OnceLock<Daemon> = OnceLock::new();
     DAEMON.get_or_init(|| {
+        // Under the target directory: this daemon lives as long as the test process and a static
+        // is never dropped, so its directory outlives the run.
         let root = tempfile::Builder::new()
             .prefix("njf")
-            .tempdir_in("/tmp")
+            .tempdir_in(env!("CARGO_TARGET_TMPDIR"))
             .unwrap();
         let paths = daemon::paths::Paths {
             config_dir: root.path().join("c"),
