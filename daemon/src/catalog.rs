@@ -11,6 +11,7 @@
 //! before-values) but not sent; the gate decides whether the plan is previewed, recorded, queued
 //! for a verdict or executed, and only the gate executes it ([`execute`]).
 
+mod calc;
 mod companies;
 mod meta;
 mod tickets;
@@ -452,11 +453,11 @@ impl Catalog {
             (
                 "cw_calc",
                 "Exact decimal arithmetic for money: never do money math in your head.",
-                Vec::new(),
+                calc::actions(),
             ),
             (
                 "cw_meta",
-                "About Nightjar itself: connector status and this catalog (read-only).",
+                "About Nightjar itself: connector status, this catalog, and search over all 3,051 Manage API operations (read-only).",
                 meta::actions(),
             ),
         ];

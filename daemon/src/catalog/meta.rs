@@ -1,7 +1,7 @@
 //! `cw_meta`: about Nightjar itself. Read-only: nothing here reaches ConnectWise except the
 //! connectivity probe of `status`.
 
-use schemas::tool::params::NoParams;
+use schemas::tool::params::{EndpointSearch, NoParams};
 use serde_json::{Value, json};
 
 use super::{Action, Ctx, Failure, catalog};
@@ -14,6 +14,12 @@ pub(super) fn actions() -> Vec<Action> {
             "Which ConnectWise connectors are configured, which answer, and what is misconfigured.",
             json!({"tool": "cw_meta", "action": "status", "params": {}}),
             status,
+        ),
+        Action::read(
+            "search",
+            "Find Manage API operations (of all 3,051) for a task in words: method, path, summary, parameters; call them with cw_api.",
+            json!({"tool": "cw_meta", "action": "search", "params": {"query": "add a note to a ticket"}}),
+            search,
         ),
         Action::read(
             "catalog",
@@ -52,4 +58,35 @@ async fn catalog_table(_: Ctx, _: Call, _: NoParams) -> Result<Value, Failure> {
         })
         .collect();
     Ok(json!({"tools": tools}))
+}
+
+async fn search(_: Ctx, _: Call, p: EndpointSearch) -> Result<Value, Failure> {
+    if p.query.trim().is_empty() {
+        return Err(Failure::invalid(
+            "`query` is empty: say what you want to do",
+        ));
+    }
+    let limit = p.limit.clamp(1, 50) as usize;
+    let hits: Vec<Value> = crate::endpoints::index()
+        .search(&p.query, limit)
+        .into_iter()
+        .map(|h| {
+            let op = h.operation;
+            let params: Vec<&str> = op
+                .query
+                .iter()
+                .filter_map(|q| q["name"].as_str().or(q.as_str()))
+                .collect();
+            json!({
+                "method": op.method,
+                "path": op.path,
+                "summary": op.summary,
+                "tag": op.tag,
+                "query_parameters": params,
+                "body": op.request_body,
+                "score": (h.score * 100.0).round() / 100.0,
+            })
+        })
+        .collect();
+    Ok(json!({"operations": crate::endpoints::index().len(), "hits": hits}))
 }

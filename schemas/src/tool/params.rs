@@ -365,3 +365,90 @@ pub struct CompanyChildren {
     #[serde(default = "default_limit")]
     pub limit: u32,
 }
+
+/// A decimal amount: a string such as `"1250.10"` (preferred: exact), or a JSON number.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(untagged)]
+pub enum Amount {
+    Text(String),
+    Number(serde_json::Number),
+}
+
+impl Amount {
+    /// The amount as the text it was given in.
+    pub fn text(&self) -> String {
+        match self {
+            Amount::Text(s) => s.clone(),
+            Amount::Number(n) => n.to_string(),
+        }
+    }
+}
+
+/// `cw_calc sum`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalcSum {
+    /// The amounts to add, e.g. `["1250.10", "99.90"]`.
+    pub values: Vec<Amount>,
+    /// Round the result to this currency's minor unit (ISO 4217, e.g. `USD`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// `cw_calc multiply` and `divide`: `a` times (or divided by) `b`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalcPair {
+    pub a: Amount,
+    pub b: Amount,
+    /// Round the result to this currency's minor unit (ISO 4217).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// `cw_calc percent` (`percent` % of `value`) and `uplift` (`value` raised by `percent` %).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalcPercent {
+    pub value: Amount,
+    /// A percentage, e.g. `"5"` for 5 %; negative for a discount.
+    pub percent: Amount,
+    /// Round the result to this currency's minor unit (ISO 4217).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub currency: Option<String>,
+}
+
+/// `cw_calc round`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalcRound {
+    pub value: Amount,
+    /// ISO 4217 code: the minor unit to round to (half away from zero).
+    pub currency: String,
+}
+
+/// `cw_calc split`: a total into parts that add up to it exactly.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct CalcSplit {
+    pub total: Amount,
+    /// How many parts (at least 1).
+    pub parts: u32,
+    /// ISO 4217 code: parts are in its minor unit; leftover cents go to the first parts.
+    pub currency: String,
+}
+
+/// `cw_meta search`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct EndpointSearch {
+    /// What to do, in words, e.g. `add a note to a ticket` or `agreement additions`.
+    pub query: String,
+    /// Most operations to return (default 10, at most 50).
+    #[serde(default = "default_hits")]
+    pub limit: u32,
+}
+
+fn default_hits() -> u32 {
+    10
+}
