@@ -5,7 +5,9 @@
     reason = "a command-line tool prints its results"
 )]
 
+mod approvals_cmd;
 mod client;
+mod keys;
 mod log_cmd;
 mod mcp_cmd;
 
@@ -69,6 +71,34 @@ enum Command {
         #[arg(long, value_enum, value_name = "CLIENT")]
         print_config: Option<mcp_cmd::ClientKind>,
     },
+    /// Create this operator's P-256 signing key (PKCS#8 PEM, mode 0600) in the config
+    /// directory, and its public half beside it (operator-key.pub.pem) to hand to another
+    /// operator. Prints the key id.
+    Keygen(keys::KeygenArgs),
+    /// Register a public key with the daemon: this machine's own (the first key needs no
+    /// approval), or with --public-key another operator's, approved by signing with this
+    /// machine's enrolled key.
+    Enroll(keys::EnrollArgs),
+    /// List the enrolled operator keys.
+    Keys {
+        /// Print the keys as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Revoke an enrolled key with a signed revocation.
+    Revoke(keys::RevokeArgs),
+    /// What waits for a signed verdict, grouped by run, each with its effect (before/after
+    /// values, amounts, customer-visible text) and the exact request.
+    Approvals(approvals_cmd::ListArgs),
+    /// Approve a pending proposal with a signed verdict; it then executes once. Shows the
+    /// preview and asks `approve? [y/N]` when stdin is a terminal and --yes is not given;
+    /// without a terminal it does not ask (the command line is the decision). With --run,
+    /// walks that run's proposals one by one (y/n/q).
+    Approve(approvals_cmd::VerdictArgs),
+    /// Deny a pending proposal with a signed verdict and a reason; asks like `approve`.
+    Deny(approvals_cmd::DenyArgs),
+    /// Change a skill's mode (observe, enforce, dry-run) with a signed mode change.
+    Mode(approvals_cmd::ModeArgs),
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -133,6 +163,25 @@ async fn dispatch(args: Args) -> Result<u8, CtlError> {
             params,
             confirm,
         } => call(&paths, tool, action, &params, confirm).await,
+        Command::Keygen(a) => keys::keygen(&paths, a),
+        Command::Enroll(a) => keys::enroll(&paths, a).await,
+        Command::Keys { json } => keys::keys(&paths, json).await,
+        Command::Revoke(a) => keys::revoke(&paths, a).await,
+        Command::Approvals(a) => approvals_cmd::list(&paths, a).await,
+        Command::Approve(a) => {
+            approvals_cmd::verdict(&paths, a, schemas::event::Decision::Approve, None).await
+        }
+        Command::Deny(a) => {
+            let reason = a.reason;
+            approvals_cmd::verdict(
+                &paths,
+                a.verdict,
+                schemas::event::Decision::Deny,
+                Some(&reason),
+            )
+            .await
+        }
+        Command::Mode(a) => approvals_cmd::mode(&paths, a).await,
         Command::Config {
             command: ConfigCommand::Default,
         } => {

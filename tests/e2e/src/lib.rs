@@ -263,15 +263,27 @@ impl Sandbox {
     /// One HTTP/1.0 exchange (the server closes the connection after the answer, so the whole
     /// answer is read to EOF): the status and the body.
     pub fn request(&self, method: &str, path: &str, body: &str) -> (u16, String) {
+        self.request_with_headers(method, path, &[], body)
+    }
+
+    /// [`Sandbox::request`] with extra header lines (`Name: value`).
+    pub fn request_with_headers(
+        &self,
+        method: &str,
+        path: &str,
+        headers: &[String],
+        body: &str,
+    ) -> (u16, String) {
         use std::io::Read;
         let mut stream = std::net::TcpStream::connect(&self.addr).expect("connect to the sandbox");
         stream
             .set_read_timeout(Some(Duration::from_secs(30)))
             .expect("read timeout");
+        let extra: String = headers.iter().map(|h| format!("{h}\r\n")).collect();
         write!(
             stream,
             "{method} {path} HTTP/1.0\r\nHost: {}\r\nContent-Type: text/plain\r\n\
-             Content-Length: {}\r\n\r\n{body}",
+             {extra}Content-Length: {}\r\n\r\n{body}",
             self.addr,
             body.len()
         )
@@ -294,6 +306,39 @@ impl Sandbox {
         let (status, body) = self.request("GET", path, "");
         assert_eq!(status, 200, "GET {path}: {body}");
         serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {path}: {e}: {body}"))
+    }
+
+    /// `GET` a Manage record as the daemon would (Basic `company+public:private` and the
+    /// `clientId` header from the printed `CW_*` settings), answered 200 with JSON. `path` is
+    /// relative to the Manage API base, e.g. `/service/tickets/1042`. It is journaled like any
+    /// ConnectWise request.
+    pub fn manage_get_json(&self, path: &str) -> serde_json::Value {
+        use base64::Engine as _;
+        let var = |name: &str| {
+            self.var(name)
+                .unwrap_or_else(|| panic!("{name} not printed"))
+        };
+        let credentials = format!(
+            "{}+{}:{}",
+            var("CW_COMPANY_ID"),
+            var("CW_PUBLIC_KEY"),
+            var("CW_PRIVATE_KEY")
+        );
+        let auth = base64::engine::general_purpose::STANDARD.encode(credentials);
+        let base = var("CW_API_URL");
+        let prefix = base
+            .strip_prefix("http://")
+            .and_then(|rest| rest.find('/').map(|i| &rest[i..]))
+            .unwrap_or("");
+        let full = format!("{}{path}", prefix.trim_end_matches('/'));
+        let headers = [
+            format!("Authorization: Basic {auth}"),
+            format!("clientId: {}", var("CW_CLIENT_ID")),
+            "Accept: application/json".to_owned(),
+        ];
+        let (status, body) = self.request_with_headers("GET", &full, &headers, "");
+        assert_eq!(status, 200, "GET {full}: {body}");
+        serde_json::from_str(&body).unwrap_or_else(|e| panic!("GET {full}: {e}: {body}"))
     }
 
     /// Every ConnectWise request the sandbox received since the last clear.
