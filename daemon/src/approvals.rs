@@ -778,8 +778,8 @@ impl Approvals {
             return Err(ActError::Invalid(format!("key {id} is already enrolled")));
         }
         // Replaying an approval finds its key already enrolled (revoked keys stay enrolled).
-        let approved_by = match approval {
-            None if projections.keys.is_empty() => None,
+        let (approved_by, nonce, signature) = match approval {
+            None if projections.keys.is_empty() => (None, None, None),
             None => {
                 return Err(ActError::Invalid(
                     "keys are already enrolled: a new key must be approved by one of them \
@@ -788,7 +788,7 @@ impl Approvals {
                 ));
             }
             Some(signed) => {
-                let (payload, _) = check_signed::<EnrollPayload>(
+                let (payload, signature) = check_signed::<EnrollPayload>(
                     signed,
                     &projections.keys,
                     &projections.consumed_nonces,
@@ -797,7 +797,7 @@ impl Approvals {
                 if payload.public_key.trim() != public_key.trim() {
                     return Err(ActError::Invalid("the approval is for another key".into()));
                 }
-                Some(payload.key_id)
+                (Some(payload.key_id), Some(payload.nonce), Some(signature))
             }
         };
         let event = Event::KeyEnrolled {
@@ -805,6 +805,8 @@ impl Approvals {
             public_key: public_key.trim().to_owned() + "\n",
             label: label.to_owned(),
             approved_by: approved_by.clone(),
+            nonce,
+            signature,
         };
         self.record(
             Principal::Operator {
@@ -837,7 +839,7 @@ impl Approvals {
     pub async fn revoke(&self, signed: &Signed) -> Result<KeyInfo, ActError> {
         let _one_at_a_time = self.serial.lock().await;
         let projections = self.store().projections();
-        let (payload, _) = check_signed::<RevokePayload>(
+        let (payload, signature) = check_signed::<RevokePayload>(
             signed,
             &projections.keys,
             &projections.consumed_nonces,
@@ -859,6 +861,8 @@ impl Approvals {
             key_id: payload.revoke.clone(),
             by: Some(payload.key_id.clone()),
             reason: self.gate.redactor().text(&payload.reason).into_owned(),
+            nonce: Some(payload.nonce.clone()),
+            signature: Some(signature),
         };
         self.record(
             Principal::Operator {
@@ -896,14 +900,16 @@ impl Approvals {
         if !valid {
             return Err(ActError::Invalid(format!("{skill:?} is not a skill name")));
         }
+        // A skill nobody set a mode for runs in observe, the safe default.
         let from = projections
             .signed_modes
             .get(skill)
             .or(projections.config_modes.get(skill))
-            .copied();
+            .copied()
+            .unwrap_or(Mode::Observe);
         let event = Event::ModeChanged {
             skill: skill.to_owned(),
-            from: from.unwrap_or(Mode::Observe),
+            from,
             to: payload.to,
             key_id: payload.key_id.clone(),
             nonce: payload.nonce.clone(),
@@ -916,6 +922,6 @@ impl Approvals {
             event,
         )
         .await?;
-        Ok((skill.to_owned(), from, payload.to))
+        Ok((skill.to_owned(), Some(from), payload.to))
     }
 }

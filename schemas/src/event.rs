@@ -505,12 +505,22 @@ pub enum Event {
         /// The enrolled key that approved this one; `None` for the first key (console enrolment).
         #[serde(default, skip_serializing_if = "Option::is_none")]
         approved_by: Option<String>,
+        /// The approval's nonce (consumed) and low-S signature (hex), when one approved it.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     KeyRevoked {
         key_id: String,
         #[serde(default, skip_serializing_if = "Option::is_none")]
         by: Option<String>,
         reason: String,
+        /// The revocation's nonce (consumed) and low-S signature (hex).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        nonce: Option<String>,
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        signature: Option<String>,
     },
     HumanOutcomeObserved {
         proposal_id: String,

@@ -190,8 +190,12 @@ impl Projections {
                 key_id,
                 public_key,
                 label,
+                nonce,
                 ..
             } => {
+                if let Some(nonce) = nonce {
+                    self.consumed_nonces.insert(nonce.clone());
+                }
                 self.keys.insert(
                     key_id.clone(),
                     KeyState {
@@ -201,7 +205,10 @@ impl Projections {
                     },
                 );
             }
-            Event::KeyRevoked { key_id, .. } => {
+            Event::KeyRevoked { key_id, nonce, .. } => {
+                if let Some(nonce) = nonce {
+                    self.consumed_nonces.insert(nonce.clone());
+                }
                 if let Some(key) = self.keys.get_mut(key_id) {
                     key.revoked = true;
                 }
