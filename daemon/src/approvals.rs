@@ -199,11 +199,15 @@ fn check_signed<T: SignedAct>(
     )
     .map_err(|e| refuse(BadSignature, e.to_string()))?;
     let (not_before, expires_at) = payload.window();
-    let span = (expires_at - not_before).num_seconds();
-    if expires_at <= not_before || span > MAX_VALIDITY_SECS {
+    // Durations, not whole seconds: 30.5 s is more than 30 s.
+    let span = expires_at - not_before;
+    if expires_at <= not_before || span > chrono::Duration::seconds(MAX_VALIDITY_SECS) {
         return Err(refuse(
             Malformed,
-            format!("a window of {span} s; at most {MAX_VALIDITY_SECS} s"),
+            format!(
+                "a window of {} ms; at most {MAX_VALIDITY_SECS} s",
+                span.num_milliseconds()
+            ),
         ));
     }
     let skew = chrono::Duration::seconds(CLOCK_SKEW_SECS);
