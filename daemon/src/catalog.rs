@@ -11,6 +11,7 @@
 //! before-values) but not sent; the gate decides whether the plan is previewed, recorded, queued
 //! for a verdict or executed, and only the gate executes it ([`execute`]).
 
+mod api;
 mod calc;
 mod companies;
 mod meta;
@@ -143,6 +144,9 @@ pub struct Plan {
     /// The record as it was read while planning (confirmed plans): a verdict re-reads it and is
     /// refused if it changed since.
     pub observed: Option<schemas::verdict::ObservedTarget>,
+    /// This particular request is hard whoever calls (a raw DELETE, a write to a blocked path):
+    /// the catalog's handler says so, never the caller.
+    pub hard: bool,
 }
 
 /// The `ObservedTarget` of a Manage record read while planning, if it says when it last changed.
@@ -204,6 +208,8 @@ pub struct Action {
     /// Hard when the caller is the night agent (closing tickets, and, through
     /// [`Plan::customer_visible`], customer-visible notes).
     pub hard_for_agent: bool,
+    /// Some of its requests are hard for everyone ([`Plan::hard`]: a raw DELETE, a blocked path).
+    pub sometimes_hard: bool,
     pub schema: Value,
     pub example: Value,
     pub handler: Handler,
@@ -256,6 +262,7 @@ impl Action {
             summary,
             risk: Risk::Read,
             hard_for_agent: false,
+            sometimes_hard: false,
             schema: schema_of::<P>(),
             example,
             handler: Handler::Read(Arc::new(move |ctx, call, value| {
@@ -284,6 +291,7 @@ impl Action {
             summary,
             risk,
             hard_for_agent: false,
+            sometimes_hard: false,
             schema: schema_of::<P>(),
             example,
             handler: Handler::Write(Arc::new(move |ctx, call, value, planning| {
@@ -295,6 +303,11 @@ impl Action {
 
     pub fn hard_for_agent(mut self) -> Self {
         self.hard_for_agent = true;
+        self
+    }
+
+    pub fn sometimes_hard(mut self) -> Self {
+        self.sometimes_hard = true;
         self
     }
 
@@ -330,7 +343,7 @@ impl Tool {
     pub fn destructive(&self) -> bool {
         self.actions
             .iter()
-            .any(|a| a.risk == Risk::Hard || a.hard_for_agent)
+            .any(|a| a.risk == Risk::Hard || a.hard_for_agent || a.sometimes_hard)
     }
 
     pub fn help(&self, action: &Action) -> ActionHelp {
@@ -447,8 +460,8 @@ impl Catalog {
             ("cw_cpq", "CPQ (Sell) quotes.", Vec::new()),
             (
                 "cw_api",
-                "Raw access to any Manage API path (reads free, writes gated).",
-                Vec::new(),
+                "Raw access to any Manage API path (find it with cw_meta search): reads free, writes confirm-gated, DELETE and security, member, API-key and finance-setup paths hard-gated.",
+                api::actions(),
             ),
             (
                 "cw_calc",

@@ -277,6 +277,9 @@ impl Gate {
         if caller.is_agent() && (action.hard_for_agent || customer_visible) {
             risk = Risk::Hard;
         }
+        if plan.is_some_and(|p| p.hard) {
+            risk = Risk::Hard;
+        }
         if let Some(stricter) = self
             .config
             .stricter

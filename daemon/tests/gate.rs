@@ -1044,3 +1044,85 @@ async fn faults_are_structured_and_no_write_is_sent_twice() {
     );
     w.tenant.shutdown().await;
 }
+
+#[tokio::test]
+async fn the_raw_api_reads_freely_gates_writes_and_holds_deletes_and_blocked_paths_for_a_verdict() {
+    let w = world().await;
+    let id = w.tenant.truth().untriaged[0].ticket_id;
+    // Raw reads: the record as ConnectWise sends it, and collections with conditions.
+    let raw = w
+        .read(
+            "cw_api",
+            "get",
+            json!({"path": format!("/service/tickets/{id}")}),
+        )
+        .await;
+    assert_eq!(raw["result"]["id"], id);
+    assert!(raw["result"]["_info"].is_object(), "raw, not compact");
+    let open = w
+        .read(
+            "cw_api",
+            "get",
+            json!({"path": "/service/tickets", "conditions": "closedFlag = false", "fields": ["id", "closedFlag"], "limit": 5}),
+        )
+        .await;
+    let rows = open["result"].as_array().unwrap();
+    assert_eq!(rows.len(), 5);
+    assert!(rows.iter().all(|r| r["closedFlag"] == false));
+
+    // A raw write: a preview, then sent once with confirm.
+    w.tenant.clear_journal();
+    let note = json!({"method": "POST", "path": format!("/service/tickets/{id}/notes"),
+        "body": {"text": "Raw note.", "internalAnalysisFlag": true}});
+    let preview = w.run(&human(), "cw_api", "write", note.clone()).await;
+    let ToolOutcome::Preview { risk, request, .. } = &preview else {
+        panic!("{preview:?}")
+    };
+    assert_eq!(*risk, Risk::Write);
+    assert_eq!(request.method, "POST");
+    assert!(w.tenant.journal().is_empty());
+    let sent = w.confirm(&human(), "cw_api", "write", note).await;
+    assert_eq!(sent.status(), "executed", "{sent:?}");
+    assert_eq!(w.writes().len(), 1);
+
+    // A DELETE and a write to a blocked path are hard for everyone: queued, never sent.
+    w.tenant.clear_journal();
+    for (method, path, body) in [
+        ("DELETE", format!("/service/tickets/{id}"), None),
+        (
+            "PATCH",
+            "/system/members/1".to_owned(),
+            Some(json!([{"op": "replace", "path": "/inactiveFlag", "value": true}])),
+        ),
+        (
+            "POST",
+            "/finance/taxCodes".to_owned(),
+            Some(json!({"identifier": "X"})),
+        ),
+    ] {
+        let mut params = json!({"method": method, "path": path});
+        if let Some(b) = body {
+            params["body"] = b;
+        }
+        let queued = w.confirm(&human(), "cw_api", "write", params.clone()).await;
+        assert_eq!(queued.status(), "pending_approval", "{params}: {queued:?}");
+    }
+    assert!(w.tenant.journal().is_empty(), "{:?}", w.tenant.journal());
+
+    // Paths that could leave the API root are refused before anything else.
+    for path in [
+        "/service/../system/members",
+        "service/tickets",
+        "/service/tickets?pageSize=1000",
+    ] {
+        let out = w
+            .run(&human(), "cw_api", "get", json!({"path": path}))
+            .await;
+        let ToolOutcome::Error { error } = out else {
+            panic!("{path}: {out:?}")
+        };
+        assert_eq!(error.kind, "invalid_params", "{path}");
+    }
+    assert!(w.tenant.journal().is_empty());
+    w.tenant.shutdown().await;
+}

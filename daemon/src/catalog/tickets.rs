@@ -464,6 +464,7 @@ async fn add_note(ctx: Ctx, call: Call, p: AddNote, planning: Planning) -> Resul
         },
         customer_visible,
         observed: None,
+        hard: false,
     })
 }
 
@@ -543,6 +544,7 @@ async fn plan_ticket_patch(
         },
         customer_visible: false,
         observed: super::observed(&ticket_path(id), &current),
+        hard: false,
     })
 }
 
@@ -717,6 +719,7 @@ async fn create(
         },
         customer_visible: false,
         observed: None,
+        hard: false,
     })
 }
 
@@ -789,6 +792,7 @@ fn close_plan(id: i64, ticket: &Value, status_id: i64) -> Plan {
         },
         customer_visible: false,
         observed: super::observed(&ticket_path(id), ticket),
+        hard: false,
     }
 }
 

@@ -212,6 +212,7 @@ async fn add(ctx: Ctx, call: Call, p: TimeAdd, planning: Planning) -> Result<Pla
         },
         customer_visible: false,
         observed: None,
+        hard: false,
     })
 }
 
@@ -285,5 +286,6 @@ async fn update(ctx: Ctx, call: Call, p: TimeUpdate, planning: Planning) -> Resu
         },
         customer_visible: false,
         observed,
+        hard: false,
     })
 }

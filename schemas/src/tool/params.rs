@@ -452,3 +452,58 @@ pub struct EndpointSearch {
 fn default_hits() -> u32 {
     10
 }
+
+/// `cw_api get`: any Manage GET.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawGet {
+    /// The path under the API root, e.g. `/service/tickets/1042/allNotes` (find it with
+    /// `cw_meta search`). No query string: use the fields below.
+    pub path: String,
+    /// ConnectWise `conditions`, e.g. `closedFlag = false and board/id = 1`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub conditions: Option<String>,
+    /// ConnectWise `orderBy`, e.g. `id desc`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub order_by: Option<String>,
+    /// Fields to return, e.g. `["id", "summary"]`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub fields: Option<Vec<String>>,
+    /// For a collection: most rows (default 25, at most 200).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+/// A raw write's method.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(rename_all = "UPPERCASE")]
+pub enum RawMethod {
+    Post,
+    Put,
+    Patch,
+    Delete,
+}
+
+impl RawMethod {
+    pub fn as_str(self) -> &'static str {
+        match self {
+            RawMethod::Post => "POST",
+            RawMethod::Put => "PUT",
+            RawMethod::Patch => "PATCH",
+            RawMethod::Delete => "DELETE",
+        }
+    }
+}
+
+/// `cw_api write`: any Manage write, gated.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct RawWrite {
+    /// `POST`, `PUT`, `PATCH` (a JSON Patch array) or `DELETE` (hard-gated).
+    pub method: RawMethod,
+    /// The path under the API root, e.g. `/service/tickets/1042/notes`.
+    pub path: String,
+    /// The JSON body (none for DELETE).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub body: Option<serde_json::Value>,
+}
