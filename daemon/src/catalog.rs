@@ -11,6 +11,7 @@
 //! before-values) but not sent; the gate decides whether the plan is previewed, recorded, queued
 //! for a verdict or executed, and only the gate executes it ([`execute`]).
 
+mod agreements;
 mod api;
 mod calc;
 mod companies;
@@ -429,7 +430,7 @@ impl Catalog {
             (
                 "cw_agreements",
                 "Agreements: what clients are contracted for, renewals and utilization.",
-                Vec::new(),
+                agreements::actions(),
             ),
             (
                 "cw_projects",

@@ -1126,3 +1126,96 @@ async fn the_raw_api_reads_freely_gates_writes_and_holds_deletes_and_blocked_pat
     assert!(w.tenant.journal().is_empty());
     w.tenant.shutdown().await;
 }
+
+#[tokio::test]
+async fn agreements_expiring_and_utilization_match_what_the_sandbox_planted() {
+    let w = world().await;
+    let truth = w.tenant.truth().clone();
+    let expiring = w
+        .read("cw_agreements", "expiring", json!({"days": 90}))
+        .await;
+    let found: Vec<(i64, i64, i64)> = expiring["expiring"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|e| {
+            (
+                e["agreement_id"].as_i64().unwrap(),
+                e["days_left"].as_i64().unwrap(),
+                e["window_days"].as_i64().unwrap(),
+            )
+        })
+        .collect();
+    let mut planted: Vec<(i64, i64, i64)> = truth
+        .agreements
+        .expiring
+        .iter()
+        .map(|e| (e.agreement_id, e.days_left, e.window_days))
+        .collect();
+    planted.sort_by_key(|p| p.1);
+    assert!(!planted.is_empty());
+    assert_eq!(found, planted);
+
+    let used = w
+        .read(
+            "cw_agreements",
+            "utilization",
+            json!({"from": truth.time.window_start, "to": truth.time.window_end}),
+        )
+        .await;
+    assert_eq!(used["truncated"], false);
+    let classes: std::collections::BTreeMap<i64, String> = used["agreements"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|u| {
+            (
+                u["agreement_id"].as_i64().unwrap(),
+                u["class"].as_str().unwrap().to_owned(),
+            )
+        })
+        .collect();
+    let expected: std::collections::BTreeMap<i64, String> = truth
+        .agreements
+        .utilization
+        .iter()
+        .map(|u| (u.agreement_id, u.class.clone()))
+        .collect();
+    assert!(expected.values().any(|c| c == "over") && expected.values().any(|c| c == "under"));
+    assert_eq!(classes, expected);
+
+    // One agreement with its additions, and the active list of its company.
+    let first = &truth.agreements.expiring[0];
+    let one = w
+        .read("cw_agreements", "get", json!({"id": first.agreement_id}))
+        .await;
+    assert_eq!(one["agreement"]["id"], first.agreement_id);
+    let raw_additions = w
+        .raw_list(
+            &format!("/finance/agreements/{}/additions", first.agreement_id),
+            Query::new(),
+        )
+        .await;
+    assert_eq!(
+        one["additions"].as_array().unwrap().len(),
+        raw_additions.len()
+    );
+    let listed = w
+        .read(
+            "cw_agreements",
+            "list",
+            json!({"company_id": first.company_id, "limit": 200}),
+        )
+        .await;
+    assert!(ids(&listed["agreements"]).contains(&first.agreement_id));
+    let bad = w
+        .run(
+            &human(),
+            "cw_agreements",
+            "utilization",
+            json!({"from": "March"}),
+        )
+        .await;
+    assert_eq!(bad.status(), "error");
+    w.tenant.shutdown().await;
+}

@@ -507,3 +507,43 @@ pub struct RawWrite {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub body: Option<serde_json::Value>,
 }
+
+/// `cw_agreements list`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementList {
+    /// Only this company's agreements (id).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub company_id: Option<i64>,
+    /// Also cancelled and expired agreements.
+    #[serde(default)]
+    pub include_inactive: bool,
+    /// Most agreements to return (default 25, at most 200).
+    #[serde(default = "default_limit")]
+    pub limit: u32,
+}
+
+/// `cw_agreements expiring`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementsExpiring {
+    /// Agreements ending within this many days (default 90), bucketed 30 / 60 / 90.
+    #[serde(default = "default_horizon")]
+    pub days: u32,
+}
+
+fn default_horizon() -> u32 {
+    90
+}
+
+/// `cw_agreements utilization`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct AgreementsUtilization {
+    /// First day of the period (`YYYY-MM-DD`; default 30 days before today).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Last day of the period (`YYYY-MM-DD`; default today).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+}
