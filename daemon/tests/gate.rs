@@ -1219,3 +1219,95 @@ async fn agreements_expiring_and_utilization_match_what_the_sandbox_planted() {
     assert_eq!(bad.status(), "error");
     w.tenant.shutdown().await;
 }
+
+#[tokio::test]
+async fn weekly_validation_finds_every_planted_time_anomaly_and_nothing_else() {
+    let w = world().await;
+    let truth = w.tenant.truth().time.clone();
+    let out = w
+        .read(
+            "cw_time",
+            "weekly_validation",
+            json!({"from": truth.window_start, "to": truth.window_end}),
+        )
+        .await;
+    assert_eq!(out["truncated"], false);
+    type Key = (String, i64, String, Vec<i64>);
+    let found: BTreeSet<Key> = out["findings"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|f| {
+            let rule = f["rule"].as_str().unwrap().to_owned();
+            let missing = rule == "missing_day";
+            let mut ids: Vec<i64> = f["entry_ids"]
+                .as_array()
+                .unwrap()
+                .iter()
+                .map(|i| i.as_i64().unwrap())
+                .collect();
+            ids.sort_unstable();
+            (
+                rule,
+                if missing {
+                    f["member_id"].as_i64().unwrap()
+                } else {
+                    0
+                },
+                if missing {
+                    f["date"].as_str().unwrap().to_owned()
+                } else {
+                    String::new()
+                },
+                ids,
+            )
+        })
+        .collect();
+    let sorted = |ids: &[i64]| {
+        let mut v = ids.to_vec();
+        v.sort_unstable();
+        v
+    };
+    let mut expected: BTreeSet<Key> = BTreeSet::new();
+    for m in &truth.missing_days {
+        expected.insert(("missing_day".into(), m.member_id, m.date.clone(), vec![]));
+    }
+    for g in &truth.overlapping {
+        expected.insert(("overlap".into(), 0, String::new(), sorted(&g.entry_ids)));
+    }
+    for g in &truth.duplicates {
+        expected.insert(("duplicate".into(), 0, String::new(), sorted(&g.entry_ids)));
+    }
+    for id in &truth.noteless {
+        expected.insert(("empty_note".into(), 0, String::new(), vec![*id]));
+    }
+    for b in &truth.billable_mismatches {
+        expected.insert((
+            "billable_mismatch".into(),
+            0,
+            String::new(),
+            vec![b.entry_id],
+        ));
+    }
+    for c in &truth.on_closed_tickets {
+        expected.insert((
+            "time_on_closed_ticket".into(),
+            0,
+            String::new(),
+            vec![c.entry_id],
+        ));
+    }
+    let missed: Vec<&Key> = expected.difference(&found).collect();
+    let extra: Vec<&Key> = found.difference(&expected).collect();
+    assert!(missed.is_empty(), "planted but not found: {missed:?}");
+    assert!(extra.is_empty(), "found but not planted: {extra:?}");
+    // Every finding says what to do about it.
+    assert!(
+        out["findings"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .all(|f| !f["proposed_fix"].as_str().unwrap().is_empty())
+    );
+    w.tenant.shutdown().await;
+}

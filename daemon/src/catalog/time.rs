@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use schemas::event::{EffectPreview, FieldChange, RecordRef, Risk, UpstreamRequest};
-use schemas::tool::params::{IdParams, TimeAdd, TimeEntries, TimeUpdate};
+use schemas::tool::params::{IdParams, TimeAdd, TimeEntries, TimeUpdate, WeeklyValidation};
 use serde_json::{Value, json};
 
 use super::{Action, Ctx, Failure, Plan, Planning, clamp_limit};
@@ -23,6 +23,12 @@ pub(super) fn actions() -> Vec<Action> {
             "One time entry.",
             json!({"tool": "cw_time", "action": "get", "params": {"id": 301}}),
             get,
+        ),
+        Action::read(
+            "weekly_validation",
+            "Check a week of time before billing: missing days, under target, over the daily maximum, overlaps, duplicates, empty notes, billable flag against the work type, time on closed tickets; each finding with a proposed fix.",
+            json!({"tool": "cw_time", "action": "weekly_validation", "params": {"from": "2026-02-23", "to": "2026-03-01"}}),
+            weekly_validation,
         ),
         Action::write(
             "add",
@@ -288,4 +294,96 @@ async fn update(ctx: Ctx, call: Call, p: TimeUpdate, planning: Planning) -> Resu
         observed,
         hard: false,
     })
+}
+
+/// Most time entries, tickets or work types read for a validation.
+const MAX_ROWS: usize = 5000;
+
+async fn weekly_validation(ctx: Ctx, call: Call, p: WeeklyValidation) -> Result<Value, Failure> {
+    use chrono::Datelike;
+    let from = match &p.from {
+        Some(f) => day(f, "from")?,
+        None => {
+            let monday =
+                ctx.today - Duration::days(i64::from(ctx.today.weekday().num_days_from_monday()));
+            monday - Duration::days(7)
+        }
+    };
+    let to = match &p.to {
+        Some(t) => day(t, "to")?,
+        None => from + Duration::days(6),
+    };
+    if from > to || (to - from).num_days() > 31 {
+        return Err(Failure::invalid(
+            "`from`..`to` must be a period of at most 31 days, `from` first",
+        ));
+    }
+    let manage = ctx.manage()?;
+    let mut entry_query = Query::new()
+        .conditions(condition("timeStart", Op::Ge, midnight(from))?)
+        .and(condition(
+            "timeStart",
+            Op::Lt,
+            midnight(to + Duration::days(1)),
+        )?);
+    if let Some(member) = &p.member {
+        entry_query = entry_query.and(condition("member/identifier", Op::Eq, member.as_str())?);
+    }
+    let closed_query = Query::new()
+        .conditions("closedFlag = true")
+        .fields(["id", "closedDate"]);
+    let plain = Query::new();
+    let (entries, work_types, closed) = futures::try_join!(
+        manage.list(&call, "/time/entries", &entry_query, MAX_ROWS),
+        manage.list(&call, "/time/workTypes", &plain, MAX_ROWS),
+        manage.list(&call, "/service/tickets", &closed_query, MAX_ROWS),
+    )?;
+    let context = crate::timesheet::Context {
+        work_type_bill_time: work_types
+            .rows
+            .iter()
+            .filter_map(|w| Some((w["id"].as_i64()?, w["billTime"].as_str()?.to_owned())))
+            .collect(),
+        closed_tickets: closed
+            .rows
+            .iter()
+            .filter_map(|t| Some((t["id"].as_i64()?, t["closedDate"].as_str()?.parse().ok()?)))
+            .collect(),
+        members: entries
+            .rows
+            .iter()
+            .filter_map(|e| e["member"]["id"].as_i64())
+            .collect(),
+        window: Some((from, to)),
+    };
+    let findings = crate::timesheet::validate(
+        &entries.rows,
+        &context,
+        &crate::timesheet::Thresholds::default(),
+    );
+    let mut by_rule = std::collections::BTreeMap::<&str, usize>::new();
+    let rows: Vec<Value> = findings
+        .iter()
+        .map(|f| {
+            *by_rule.entry(f.rule.as_str()).or_default() += 1;
+            json!({
+                "rule": f.rule.as_str(),
+                "severity": f.rule.severity(),
+                "member_id": f.member_id,
+                "date": f.date.to_string(),
+                "entry_ids": f.entry_ids,
+                "detail": f.detail,
+                "proposed_fix": f.proposed_fix,
+            })
+        })
+        .collect();
+    Ok(json!({
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "entries_checked": entries.rows.len(),
+        "members": context.members.len(),
+        "truncated": entries.truncated || closed.truncated,
+        "counts": by_rule,
+        "findings": rows,
+    }))
 }

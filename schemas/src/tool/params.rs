@@ -547,3 +547,18 @@ pub struct AgreementsUtilization {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
 }
+
+/// `cw_time weekly_validation`.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct WeeklyValidation {
+    /// First day checked (`YYYY-MM-DD`; default: the Monday of last week).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub from: Option<String>,
+    /// Last day checked (`YYYY-MM-DD`; default: the Sunday after `from`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub to: Option<String>,
+    /// Only this member (identifier, e.g. `jsmith`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub member: Option<String>,
+}
