@@ -308,8 +308,24 @@ impl Session {
         let total = shared.approval_wait;
         let deadline = tokio::time::Instant::now() + total;
         let token = context.meta.get_progress_token();
-        let mut tick = tokio::time::interval(PROGRESS_EVERY);
         let started = tokio::time::Instant::now();
+        // The first report goes out before anything can settle the wait, so a client always hears
+        // what it is waiting for; then one a second.
+        let report = |waited: f64| {
+            token.as_ref().map(|token| {
+                ProgressNotificationParam::new(token.clone(), waited)
+                    .with_total(total.as_secs_f64())
+                    .with_message(format!(
+                        "waiting for a signed approval of {proposal_id}: an operator runs `nightjarctl approve {proposal_id}`"
+                    ))
+            })
+        };
+        if let Some(progress) = report(0.0)
+            && let Err(e) = context.peer.notify_progress(progress).await
+        {
+            tracing::debug!(error = %e, "progress notification not delivered");
+        }
+        let mut tick = tokio::time::interval_at(started + PROGRESS_EVERY, PROGRESS_EVERY);
         loop {
             tokio::select! {
                 s = &mut settled => {
@@ -329,16 +345,10 @@ impl Session {
                         &format!("no signed approval within {} s", total.as_secs())).await;
                 }
                 _ = tick.tick() => {
-                    if let Some(token) = &token {
-                        let waited = started.elapsed().as_secs_f64().floor();
-                        let progress = ProgressNotificationParam::new(token.clone(), waited)
-                            .with_total(total.as_secs_f64())
-                            .with_message(format!(
-                                "waiting for a signed approval of {proposal_id}: an operator runs `nightjarctl approve {proposal_id}`"
-                            ));
-                        if let Err(e) = context.peer.notify_progress(progress).await {
-                            tracing::debug!(error = %e, "progress notification not delivered");
-                        }
+                    if let Some(progress) = report(started.elapsed().as_secs_f64().floor())
+                        && let Err(e) = context.peer.notify_progress(progress).await
+                    {
+                        tracing::debug!(error = %e, "progress notification not delivered");
                     }
                 }
             }

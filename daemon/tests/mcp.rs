@@ -377,6 +377,14 @@ async fn a_waiting_hard_call_ends_approved_denied_or_cancelled_as_the_verdict_so
     let (headline, outcome) = text_of(&handle.await_response().await.unwrap());
     assert!(headline.starts_with("approved and executed"), "{headline}");
     assert_eq!(outcome["status"], "executed");
+    // The first report is sent before the wait can end; the client's handler may run a moment
+    // after the answer arrives.
+    for _ in 0..200 {
+        if !recorder.progress.lock().unwrap().is_empty() {
+            break;
+        }
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
     assert!(
         !recorder.progress.lock().unwrap().is_empty(),
         "progress while waiting"
