@@ -1311,3 +1311,50 @@ async fn weekly_validation_finds_every_planted_time_anomaly_and_nothing_else() {
     );
     w.tenant.shutdown().await;
 }
+
+#[tokio::test]
+async fn my_week_adds_up_a_members_week_day_by_day() {
+    let w = world().await;
+    let truth = w.tenant.truth().time.clone();
+    let member_id = truth.duplicates[0].member_id;
+    let member = w.raw(&format!("/system/members/{member_id}")).await;
+    let identifier = member["identifier"].as_str().unwrap();
+    let week = w
+        .read(
+            "cw_time",
+            "my_week",
+            json!({"member": identifier, "week_of": truth.duplicates[0].date}),
+        )
+        .await;
+    let from = week["week"]["from"].as_str().unwrap().to_owned();
+    let monday: chrono::NaiveDate = from.parse().unwrap();
+    assert_eq!(monday.format("%A").to_string(), "Monday");
+    let to = week["week"]["to"].as_str().unwrap();
+    let raw = w
+        .raw_list(
+            "/time/entries",
+            Query::new().conditions(format!(
+                "member/id = {member_id} and timeStart >= [{from}T00:00:00Z] and timeStart < [{}T00:00:00Z]",
+                monday + chrono::Duration::days(7)
+            )),
+        )
+        .await;
+    let hours: f64 = raw.iter().filter_map(|e| e["actualHours"].as_f64()).sum();
+    assert!(!raw.is_empty());
+    assert!((week["hours"].as_f64().unwrap() - (hours * 100.0).round() / 100.0).abs() < 1e-9);
+    assert_eq!(week["entries"].as_array().unwrap().len(), raw.len());
+    let per_day: f64 = week["days"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|d| d["hours"].as_f64().unwrap())
+        .sum();
+    assert!(
+        (per_day - week["hours"].as_f64().unwrap()).abs() < 0.05,
+        "{per_day} vs {}",
+        week["hours"]
+    );
+    assert_eq!(week["days"].as_array().unwrap().len(), 7);
+    assert!(to > from.as_str());
+    w.tenant.shutdown().await;
+}

@@ -2,7 +2,7 @@
 
 use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
 use schemas::event::{EffectPreview, FieldChange, RecordRef, Risk, UpstreamRequest};
-use schemas::tool::params::{IdParams, TimeAdd, TimeEntries, TimeUpdate, WeeklyValidation};
+use schemas::tool::params::{IdParams, MyWeek, TimeAdd, TimeEntries, TimeUpdate, WeeklyValidation};
 use serde_json::{Value, json};
 
 use super::{Action, Ctx, Failure, Plan, Planning, clamp_limit};
@@ -23,6 +23,12 @@ pub(super) fn actions() -> Vec<Action> {
             "One time entry.",
             json!({"tool": "cw_time", "action": "get", "params": {"id": 301}}),
             get,
+        ),
+        Action::read(
+            "my_week",
+            "A member's week (Monday to Sunday): hours per day, billable and not, and each entry.",
+            json!({"tool": "cw_time", "action": "my_week", "params": {"member": "jsmith", "week_of": "2026-02-25"}}),
+            my_week,
         ),
         Action::read(
             "weekly_validation",
@@ -385,5 +391,71 @@ async fn weekly_validation(ctx: Ctx, call: Call, p: WeeklyValidation) -> Result<
         "truncated": entries.truncated || closed.truncated,
         "counts": by_rule,
         "findings": rows,
+    }))
+}
+
+async fn my_week(ctx: Ctx, call: Call, p: MyWeek) -> Result<Value, Failure> {
+    use chrono::Datelike;
+    let anchor = match &p.week_of {
+        Some(d) => day(d, "week_of")?,
+        None => ctx.today,
+    };
+    let monday = anchor - Duration::days(i64::from(anchor.weekday().num_days_from_monday()));
+    let sunday = monday + Duration::days(6);
+    let query = Query::new()
+        .conditions(condition("member/identifier", Op::Eq, p.member.as_str())?)
+        .and(condition("timeStart", Op::Ge, midnight(monday))?)
+        .and(condition(
+            "timeStart",
+            Op::Lt,
+            midnight(sunday + Duration::days(1)),
+        )?)
+        .order_by("timeStart asc");
+    let listing = ctx
+        .manage()?
+        .list(&call, "/time/entries", &query, MAX_ROWS)
+        .await?;
+    let round2 = |h: f64| (h * 100.0).round() / 100.0;
+    let mut days: Vec<Value> = Vec::new();
+    let (mut total, mut billable) = (0.0, 0.0);
+    for offset in 0..7 {
+        let date = monday + Duration::days(offset);
+        let of_day: Vec<&Value> = listing
+            .rows
+            .iter()
+            .filter(|e| {
+                e["timeStart"]
+                    .as_str()
+                    .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+                    .is_some_and(|t| t.date_naive() == date)
+            })
+            .collect();
+        let hours: f64 = of_day
+            .iter()
+            .filter_map(|e| e["actualHours"].as_f64())
+            .sum();
+        let billed: f64 = of_day
+            .iter()
+            .filter(|e| e["billableOption"] == "Billable")
+            .filter_map(|e| e["actualHours"].as_f64())
+            .sum();
+        total += hours;
+        billable += billed;
+        days.push(json!({
+            "date": date.to_string(),
+            "weekday": date.format("%A").to_string(),
+            "hours": round2(hours),
+            "billable_hours": round2(billed),
+            "entries": of_day.len(),
+        }));
+    }
+    Ok(json!({
+        "member": p.member,
+        "week": {"from": monday.to_string(), "to": sunday.to_string()},
+        "hours": round2(total),
+        "billable_hours": round2(billable),
+        "days": days,
+        "entries": view::compact_all(Kind::TimeEntry, &listing.rows),
+        "truncated": listing.truncated,
     }))
 }

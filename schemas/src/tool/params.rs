@@ -562,3 +562,14 @@ pub struct WeeklyValidation {
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
 }
+
+/// `cw_time my_week`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct MyWeek {
+    /// The member (identifier, e.g. `jsmith`).
+    pub member: String,
+    /// Any day of the week to show (`YYYY-MM-DD`; default: this week).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub week_of: Option<String>,
+}
