@@ -31,7 +31,7 @@ use schemas::tool::{ActionHelp, ActionInfo, FieldError, ToolError};
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
-use crate::connector::{self, Call, Connectors, Product};
+use crate::connector::{self, Call, Connectors};
 
 /// What a handler can reach: the connectors (or why ConnectWise is not configured) and the
 /// daemon facts `cw_meta` reports. Shared by every call.
@@ -561,9 +561,19 @@ pub async fn execute(
     }
 }
 
-/// The product a request goes to, as the connector names it.
-pub fn product_name(p: Product) -> String {
-    p.as_str().to_owned()
+/// A day parameter (`YYYY-MM-DD`), or `invalid_params` naming the field.
+pub(crate) fn day(text: &str, field: &str) -> Result<chrono::NaiveDate, Failure> {
+    chrono::NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
+        Failure::invalid(format!(
+            "`{field}` must be a day as YYYY-MM-DD, got {text:?}"
+        ))
+    })
+}
+
+/// The start of a day, UTC (the bound of a date condition).
+pub(crate) fn midnight(d: chrono::NaiveDate) -> chrono::DateTime<chrono::Utc> {
+    use chrono::TimeZone;
+    chrono::Utc.from_utc_datetime(&d.and_time(chrono::NaiveTime::MIN))
 }
 
 /// Clamps a caller's row limit to `1..=MAX_LIMIT`.
@@ -617,7 +627,7 @@ mod tests {
     fn validate_example(tool: &str, action: &str, params: Value) -> Result<(), Failure> {
         let ctx = Arc::new(Context {
             connectors: Err(connector::Error::NotConfigured {
-                product: Product::Manage,
+                product: connector::Product::Manage,
                 problem: "test".into(),
             }),
             states: Vec::new(),

@@ -290,7 +290,12 @@ impl Gate {
         risk
     }
 
-    async fn append(&self, caller: &Caller, event: Event) -> Result<(), crate::log::LogError> {
+    /// Appends `event` as `caller` (with its run), the one way the gate and its sessions record.
+    pub(crate) async fn append(
+        &self,
+        caller: &Caller,
+        event: Event,
+    ) -> Result<(), crate::log::LogError> {
         let mut draft = Draft::new(caller.principal.clone(), event);
         if let Some(run) = caller.run_id() {
             draft = draft.with_run(run);
@@ -319,10 +324,11 @@ impl Gate {
 
     /// Runs one tool call for `caller`. Never panics on bad input: every refusal is an outcome.
     pub async fn dispatch(&self, caller: &Caller, call: ToolCall) -> ToolOutcome {
-        let outcome = self.dispatch_inner(caller, call.clone()).await;
+        let (tool, action) = (call.tool.clone(), call.action.clone());
+        let outcome = self.dispatch_inner(caller, call).await;
         tracing::info!(
-            tool = %call.tool,
-            action = call.action.as_deref().unwrap_or("-"),
+            tool = %tool,
+            action = action.as_deref().unwrap_or("-"),
             status = outcome.status(),
             "tool call"
         );

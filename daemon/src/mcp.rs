@@ -233,11 +233,7 @@ impl Session {
     }
 
     async fn append(&self, caller: &Caller, event: Event) -> Result<(), crate::log::LogError> {
-        let mut draft = crate::log::Draft::new(caller.principal.clone(), event);
-        if let Principal::Skill { run_id, .. } = &caller.principal {
-            draft = draft.with_run(run_id.clone());
-        }
-        self.inner.shared.gate.store().append(draft).await.map(drop)
+        self.inner.shared.gate.append(caller, event).await
     }
 
     /// Opens the session on the first request of a client that skipped `initialize`.
@@ -287,8 +283,7 @@ impl Session {
                 ref proposal_id, ..
             } if waits => {
                 let proposal_id = proposal_id.clone();
-                self.wait(&caller, &call, &proposal_id, outcome, &context)
-                    .await
+                self.wait(&caller, &call, &proposal_id, &context).await
             }
             other => result(&other),
         }
@@ -300,7 +295,6 @@ impl Session {
         caller: &Caller,
         call: &ToolCall,
         proposal_id: &str,
-        pending: ToolOutcome,
         context: &RequestContext<RoleServer>,
     ) -> CallToolResult {
         let shared = &self.inner.shared;
@@ -352,8 +346,6 @@ impl Session {
                     }
                 }
             }
-            // Keep the first answer (pending) for nothing: only a settlement or the end counts.
-            let _ = &pending;
         }
     }
 

@@ -1,11 +1,11 @@
 //! `cw_agreements`: what clients are contracted for; which agreements end soon; which hour-based
 //! agreements are used over or under their limit (`crate::agreements`).
 
-use chrono::{Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::Duration;
 use schemas::tool::params::{AgreementList, AgreementsExpiring, AgreementsUtilization, IdParams};
 use serde_json::{Value, json};
 
-use super::{Action, Ctx, Failure, clamp_limit};
+use super::{Action, Ctx, Failure, clamp_limit, day, midnight};
 use crate::agreements::{Bounds, expiring as find_expiring, utilization as find_utilization};
 use crate::connector::Call;
 use crate::connector::manage::{Op, Query, condition};
@@ -131,14 +131,6 @@ async fn expiring(ctx: Ctx, call: Call, p: AgreementsExpiring) -> Result<Value, 
     )
 }
 
-fn day(text: &str, field: &str) -> Result<NaiveDate, Failure> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        Failure::invalid(format!(
-            "`{field}` must be a day as YYYY-MM-DD, got {text:?}"
-        ))
-    })
-}
-
 async fn utilization(ctx: Ctx, call: Call, p: AgreementsUtilization) -> Result<Value, Failure> {
     let to = match &p.to {
         Some(t) => day(t, "to")?,
@@ -151,7 +143,6 @@ async fn utilization(ctx: Ctx, call: Call, p: AgreementsUtilization) -> Result<V
     if from > to {
         return Err(Failure::invalid("`from` is after `to`"));
     }
-    let midnight = |d: NaiveDate| Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN));
     let manage = ctx.manage()?;
     let time_query = Query::new()
         .conditions(condition("timeStart", Op::Ge, midnight(from))?)

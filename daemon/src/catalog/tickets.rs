@@ -1,6 +1,6 @@
 //! `cw_tickets`: service tickets, the core of a technician's day.
 
-use chrono::{Duration, NaiveTime, TimeZone, Utc};
+use chrono::{Duration, Utc};
 use schemas::event::{EffectPreview, FieldChange, RecordRef, Risk, UpstreamRequest};
 use schemas::tool::params::{
     AddNote, Depth, OpenState, RecurringOnDevice, Taxonomy, TextSearch, TicketAssign, TicketClose,
@@ -99,8 +99,7 @@ fn open_condition(state: OpenState) -> Option<&'static str> {
 }
 
 fn days_ago(ctx: &Ctx, days: u32) -> chrono::DateTime<Utc> {
-    let day = ctx.today - Duration::days(i64::from(days));
-    Utc.from_utc_datetime(&day.and_time(NaiveTime::MIN))
+    super::midnight(ctx.today - Duration::days(i64::from(days)))
 }
 
 /// Rows as the caller asked: raw when `fields` was given, compact otherwise.

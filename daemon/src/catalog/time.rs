@@ -1,11 +1,11 @@
 //! `cw_time`: time entries, read and corrected.
 
-use chrono::{DateTime, Duration, NaiveDate, NaiveTime, TimeZone, Utc};
+use chrono::{DateTime, Duration, Utc};
 use schemas::event::{EffectPreview, FieldChange, RecordRef, Risk, UpstreamRequest};
 use schemas::tool::params::{IdParams, MyWeek, TimeAdd, TimeEntries, TimeUpdate, WeeklyValidation};
 use serde_json::{Value, json};
 
-use super::{Action, Ctx, Failure, Plan, Planning, clamp_limit};
+use super::{Action, Ctx, Failure, Plan, Planning, clamp_limit, day, midnight};
 use crate::connector::Call;
 use crate::connector::manage::{Op, PatchOp, Query, condition};
 use crate::view::{self, Kind};
@@ -53,14 +53,6 @@ pub(super) fn actions() -> Vec<Action> {
     ]
 }
 
-fn day(text: &str, field: &str) -> Result<NaiveDate, Failure> {
-    NaiveDate::parse_from_str(text, "%Y-%m-%d").map_err(|_| {
-        Failure::invalid(format!(
-            "`{field}` must be a day as YYYY-MM-DD, got {text:?}"
-        ))
-    })
-}
-
 fn instant(text: &str, field: &str) -> Result<DateTime<Utc>, Failure> {
     DateTime::parse_from_rfc3339(text)
         .map(|d| d.with_timezone(&Utc))
@@ -69,10 +61,6 @@ fn instant(text: &str, field: &str) -> Result<DateTime<Utc>, Failure> {
                 "`{field}` must be an RFC 3339 time such as 2026-03-02T14:00:00Z, got {text:?}"
             ))
         })
-}
-
-fn midnight(d: NaiveDate) -> DateTime<Utc> {
-    Utc.from_utc_datetime(&d.and_time(NaiveTime::MIN))
 }
 
 fn wire(d: DateTime<Utc>) -> String {
