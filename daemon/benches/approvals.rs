@@ -214,11 +214,11 @@ async fn latency(ops: &SigningKey, proposals: usize) {
         Options::default(),
     )
     .unwrap();
-    let ctx = Arc::new(Context {
-        connectors: Connectors::new(&settings, &Policy::default()),
-        states: settings.connector_states(),
+    let ctx = Arc::new(Context::new(
+        Connectors::new(&settings, &Policy::default()),
+        settings.connector_states(),
         today,
-    });
+    ));
     let redactor = Arc::new(Redactor::new(settings.secrets()));
     let mut hard = GateConfig::default();
     hard.stricter.insert("cw_tickets.close".into(), Risk::Hard);

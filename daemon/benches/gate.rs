@@ -42,11 +42,11 @@ struct Bench {
 }
 
 fn context(settings: &Settings, today: chrono::NaiveDate) -> Arc<Context> {
-    Arc::new(Context {
-        connectors: Connectors::new(settings, &Policy::default()),
-        states: settings.connector_states(),
+    Arc::new(Context::new(
+        Connectors::new(settings, &Policy::default()),
+        settings.connector_states(),
         today,
-    })
+    ))
 }
 
 async fn setup() -> Bench {

@@ -65,11 +65,11 @@ async fn main() {
         Options::default(),
     )
     .unwrap();
-    let ctx = Arc::new(Context {
-        connectors: Connectors::new(&settings, &Policy::default()),
-        states: settings.connector_states(),
+    let ctx = Arc::new(Context::new(
+        Connectors::new(&settings, &Policy::default()),
+        settings.connector_states(),
         today,
-    });
+    ));
     let gate = Gate::new(
         store,
         ctx,

@@ -271,6 +271,23 @@ pub fn check_verdict(
     Ok((payload, signature))
 }
 
+/// Proposals waiting for a verdict, oldest first, with their stored plans: the log's projection
+/// of what is pending, read against the plan store. Read-only.
+pub fn pending(store: &crate::log::Store, plans: &PlanStore) -> Vec<StoredProposal> {
+    let mut pending: Vec<Pending> = store.projections().pending.into_values().collect();
+    pending.sort_by_key(|p| p.proposed_seq);
+    pending
+        .iter()
+        .filter_map(|p| match plans.get(&p.proposal_id) {
+            Ok(found) => found,
+            Err(e) => {
+                tracing::error!(error = %e, "a pending proposal's plan is unreadable");
+                None
+            }
+        })
+        .collect()
+}
+
 /// Where proposals waiting for a verdict are kept between their proposal and their verdict:
 /// one JSON file each under `proposals/` in the state directory (or in memory, for tests).
 #[derive(Debug, Clone, Default)]
@@ -549,18 +566,7 @@ impl Approvals {
 
     /// Proposals waiting for a verdict, oldest first, with their stored plans.
     pub fn pending(&self) -> Vec<StoredProposal> {
-        let mut pending: Vec<Pending> = self.store().projections().pending.into_values().collect();
-        pending.sort_by_key(|p| p.proposed_seq);
-        pending
-            .iter()
-            .filter_map(|p| match self.gate.plans().get(&p.proposal_id) {
-                Ok(found) => found,
-                Err(e) => {
-                    tracing::error!(error = %e, "a pending proposal's plan is unreadable");
-                    None
-                }
-            })
-            .collect()
+        pending(self.store(), self.gate.plans())
     }
 
     /// Decides a verdict and acts on it. Every refusal is a `VerdictRejected` with its reason.

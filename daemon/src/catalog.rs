@@ -16,6 +16,9 @@ mod api;
 mod calc;
 mod companies;
 mod meta;
+mod remote;
+mod resolve;
+mod rmm;
 mod tickets;
 mod time;
 
@@ -28,24 +31,60 @@ use reqwest::Method;
 use schemars::JsonSchema;
 use schemas::event::{ConnectorState, EffectPreview, RecordRef, Risk, UpstreamRequest};
 use schemas::tool::{ActionHelp, ActionInfo, FieldError, ToolError};
+use schemas::verdict::StoredProposal;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
 use crate::connector::{self, Call, Connectors};
 
+/// The proposals waiting for a verdict, read-only (`cw_meta pending`).
+pub type PendingSource = Arc<dyn Fn() -> Vec<StoredProposal> + Send + Sync>;
+
 /// What a handler can reach: the connectors (or why ConnectWise is not configured) and the
 /// daemon facts `cw_meta` reports. Shared by every call.
-#[derive(Debug)]
 pub struct Context {
     pub connectors: Result<Connectors, connector::Error>,
     pub states: Vec<ConnectorState>,
     /// Today in the MSP's calendar (the sandbox's anchored day in the demo and tests).
     pub today: chrono::NaiveDate,
+    /// What waits for a verdict: a read of the log's projections and the plan store, never a
+    /// way to change them. `None` where no approvals run (some tests and benches).
+    pub pending: Option<PendingSource>,
+}
+
+impl std::fmt::Debug for Context {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Context")
+            .field("connectors", &self.connectors)
+            .field("states", &self.states)
+            .field("today", &self.today)
+            .field("pending", &self.pending.as_ref().map(|_| "PendingSource"))
+            .finish()
+    }
 }
 
 pub type Ctx = Arc<Context>;
 
 impl Context {
+    /// A context without a view of pending approvals (add one with [`Context::with_pending`]).
+    pub fn new(
+        connectors: Result<Connectors, connector::Error>,
+        states: Vec<ConnectorState>,
+        today: chrono::NaiveDate,
+    ) -> Self {
+        Context {
+            connectors,
+            states,
+            today,
+            pending: None,
+        }
+    }
+
+    pub fn with_pending(mut self, pending: PendingSource) -> Self {
+        self.pending = Some(pending);
+        self
+    }
+
     /// The Manage client, or `not_configured`.
     pub fn manage(&self) -> Result<&connector::manage::Manage, Failure> {
         self.connectors
@@ -161,8 +200,66 @@ pub fn observed(path: &str, record: &Value) -> Option<schemas::verdict::Observed
 }
 
 impl Plan {
+    /// A plan of one request with a one-line effect and nothing else set: the builder every
+    /// handler starts from (then fills `target`, `amount`, `device`, ...).
+    pub fn new(
+        product: &str,
+        method: &str,
+        path: impl Into<String>,
+        body: Option<Value>,
+        summary: impl Into<String>,
+    ) -> Self {
+        Plan {
+            request: UpstreamRequest {
+                product: product.to_owned(),
+                method: method.to_owned(),
+                path: path.into(),
+                body,
+            },
+            effect: EffectPreview {
+                summary: summary.into(),
+                target: None,
+                changes: Vec::new(),
+                amount: None,
+                customer_visible_text: None,
+                device: None,
+            },
+            customer_visible: false,
+            observed: None,
+            hard: false,
+        }
+    }
+
+    /// The record it touches.
+    pub fn target(mut self, kind: &str, id: impl ToString) -> Self {
+        self.effect.target = Some(RecordRef {
+            kind: kind.to_owned(),
+            id: id.to_string(),
+        });
+        self
+    }
+
+    /// The device it reaches (remote execution).
+    pub fn device(mut self, device: impl Into<String>) -> Self {
+        self.effect.device = Some(device.into());
+        self
+    }
+
+    /// Text a customer will see.
+    pub fn customer_visible(mut self, text: impl Into<String>) -> Self {
+        self.effect.customer_visible_text = Some(text.into());
+        self.customer_visible = true;
+        self
+    }
+
+    /// Money it moves or bills (`"1250.00 USD"`).
+    pub fn amount(mut self, amount: impl Into<String>) -> Self {
+        self.effect.amount = Some(amount.into());
+        self
+    }
+
     /// The record the plan touches, if it names one.
-    pub fn target(&self) -> Option<&RecordRef> {
+    pub fn touches(&self) -> Option<&RecordRef> {
         self.effect.target.as_ref()
     }
 }
@@ -424,7 +521,7 @@ impl Catalog {
             ),
             (
                 "cw_companies",
-                "Companies (clients): read, search, their contacts and configurations (devices).",
+                "Companies (clients): read, search, their contacts and configurations (devices), fleet health across PSA and RMM.",
                 companies::actions(),
             ),
             (
@@ -455,8 +552,8 @@ impl Catalog {
             ),
             (
                 "cw_rmm",
-                "RMM (Asio) devices, patches and scripts, and ScreenConnect sessions.",
-                Vec::new(),
+                "RMM (Asio) devices, patches and scripts, and ScreenConnect sessions; everything that runs on a machine is hard.",
+                rmm::actions(),
             ),
             ("cw_cpq", "CPQ (Sell) quotes.", Vec::new()),
             (
@@ -625,14 +722,14 @@ mod tests {
     /// on a context without connectors: parameter errors come back as `invalid_params`, anything
     /// else means the parameters were accepted.
     fn validate_example(tool: &str, action: &str, params: Value) -> Result<(), Failure> {
-        let ctx = Arc::new(Context {
-            connectors: Err(connector::Error::NotConfigured {
+        let ctx = Arc::new(Context::new(
+            Err(connector::Error::NotConfigured {
                 product: connector::Product::Manage,
                 problem: "test".into(),
             }),
-            states: Vec::new(),
-            today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default(),
-        });
+            Vec::new(),
+            chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap_or_default(),
+        ));
         let runtime = tokio::runtime::Builder::new_current_thread()
             .build()
             .map_err(|e| Failure::invalid(e.to_string()))?;

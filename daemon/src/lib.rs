@@ -170,11 +170,6 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         .as_ref()
         .and_then(|t| t.truth().today.parse().ok())
         .unwrap_or_else(|| chrono::Utc::now().date_naive());
-    let context = Arc::new(catalog::Context {
-        connectors: clients,
-        states: connectors.clone(),
-        today,
-    });
     let plans = match approvals::PlanStore::at(paths.proposals_dir()) {
         Ok(p) => p,
         Err(e) => {
@@ -182,6 +177,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
             return Err(DaemonError::Dirs(e));
         }
     };
+    let pending: catalog::PendingSource = {
+        let (store, plans) = (store.clone(), plans.clone());
+        Arc::new(move || approvals::pending(&store, &plans))
+    };
+    let context =
+        Arc::new(catalog::Context::new(clients, connectors.clone(), today).with_pending(pending));
     let gate = match gate::Gate::new(
         store.clone(),
         context,

@@ -112,11 +112,11 @@ async fn world() -> World {
         Options::default(),
     )
     .unwrap();
-    let ctx = Arc::new(Context {
-        connectors: Connectors::new(&settings, &Policy::default()),
-        states: settings.connector_states(),
+    let ctx = Arc::new(Context::new(
+        Connectors::new(&settings, &Policy::default()),
+        settings.connector_states(),
         today,
-    });
+    ));
     let mut config = GateConfig::default();
     // Closing is hard for everyone here, so an interactive close waits for a verdict.
     config

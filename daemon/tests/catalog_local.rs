@@ -17,14 +17,14 @@ use serde_json::{Value, json};
 fn gate(dir: &std::path::Path) -> Gate {
     let (store, _) =
         Store::open(&dir.join("log"), &dir.join("cp.json"), Options::default()).unwrap();
-    let ctx = Arc::new(Context {
-        connectors: Err(daemon::connector::Error::NotConfigured {
+    let ctx = Arc::new(Context::new(
+        Err(daemon::connector::Error::NotConfigured {
             product: daemon::connector::Product::Manage,
             problem: "not needed here".into(),
         }),
-        states: Vec::new(),
-        today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-    });
+        Vec::new(),
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+    ));
     Gate::new(
         store,
         ctx,

@@ -53,11 +53,11 @@ async fn world_with(config: GateConfig) -> World {
         Options::default(),
     )
     .unwrap();
-    let ctx = Arc::new(Context {
-        connectors: Connectors::new(&settings, &fast_policy()),
-        states: settings.connector_states(),
-        today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-    });
+    let ctx = Arc::new(Context::new(
+        Connectors::new(&settings, &fast_policy()),
+        settings.connector_states(),
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+    ));
     let gate = Gate::new(
         store.clone(),
         ctx,
@@ -883,14 +883,14 @@ async fn configuration_only_raises_risk_and_skills_keep_to_their_allowed_set() {
         Options::default(),
     )
     .unwrap();
-    let ctx = Arc::new(Context {
-        connectors: Err(daemon::connector::Error::NotConfigured {
+    let ctx = Arc::new(Context::new(
+        Err(daemon::connector::Error::NotConfigured {
             product: daemon::connector::Product::Manage,
             problem: "test".into(),
         }),
-        states: Vec::new(),
-        today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-    });
+        Vec::new(),
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+    ));
     let r = Arc::new(Redactor::default());
     let looser = Gate::new(
         store.clone(),

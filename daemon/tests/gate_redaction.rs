@@ -86,11 +86,11 @@ async fn no_planted_personal_data_or_credential_reaches_the_log_or_tracing() {
         Options::default(),
     )
     .unwrap();
-    let ctx = Arc::new(Context {
-        connectors: Connectors::new(&settings, &Policy::default()),
-        states: settings.connector_states(),
-        today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-    });
+    let ctx = Arc::new(Context::new(
+        Connectors::new(&settings, &Policy::default()),
+        settings.connector_states(),
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+    ));
     let gate = Gate::new(store.clone(), ctx, redactor, GateConfig::default()).unwrap();
     let human = Caller::interactive("redaction-test", Mode::Enforce);
 

@@ -301,11 +301,11 @@ async fn in_process_world() -> InProcess {
         Options::default(),
     )
     .unwrap();
-    let ctx = Arc::new(Context {
-        connectors: Connectors::new(&settings, &Policy::default()),
-        states: settings.connector_states(),
-        today: chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-    });
+    let ctx = Arc::new(Context::new(
+        Connectors::new(&settings, &Policy::default()),
+        settings.connector_states(),
+        chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
+    ));
     let mut config = GateConfig::default();
     config
         .stricter

@@ -1,9 +1,12 @@
 //! `cw_companies`: the MSP's clients, their contacts and their configurations (devices).
 
-use schemas::tool::params::{CompanyChildren, IdParams, TextSearch};
+use std::collections::BTreeMap;
+
+use schemas::tool::params::{CompanyChildren, CompanyScope, IdParams, TextSearch};
 use serde_json::{Value, json};
 
-use super::{Action, Ctx, Failure, clamp_limit};
+use super::rmm::{endpoints, patch_states, patch_summary, rmm_companies, rmm_company};
+use super::{Action, Ctx, Failure, clamp_limit, resolve};
 use crate::connector::Call;
 use crate::connector::manage::{Op, Query, condition};
 use crate::view::{self, Kind};
@@ -34,7 +37,121 @@ pub(super) fn actions() -> Vec<Action> {
             json!({"tool": "cw_companies", "action": "configurations", "params": {"company_id": 2}}),
             configurations,
         ),
+        Action::read(
+            "fleet_health",
+            "Per company: RMM devices online and offline, missing patches, pending reboots, open tickets (one company, or all), worst first.",
+            json!({"tool": "cw_companies", "action": "fleet_health", "params": {"company_id": 2}}),
+            fleet_health,
+        ),
     ]
+}
+
+/// Most open tickets read to count them per company.
+const MAX_OPEN_TICKETS: usize = 5000;
+
+async fn fleet_health(ctx: Ctx, call: Call, p: CompanyScope) -> Result<Value, Failure> {
+    let manage = ctx.manage()?;
+    let companies: Vec<(i64, Value)> = match p.company_id {
+        Some(id) => vec![(id, rmm_company(&ctx, &call, id).await?)],
+        None => rmm_companies(&ctx, &call).await?,
+    };
+    let rmm_ids: Vec<&str> = companies
+        .iter()
+        .filter_map(|(_, c)| c["id"].as_str())
+        .collect();
+    let mut tickets_query = Query::new()
+        .conditions("closedFlag = false")
+        .fields(["id", "company"]);
+    if let Some(id) = p.company_id {
+        tickets_query = tickets_query.and(condition("company/id", Op::Eq, id)?);
+    }
+    // Devices (Asio) and open tickets (Manage) at once; then each device's patches.
+    let (devices, open) = futures::join!(
+        endpoints(&ctx, &call, &rmm_ids),
+        manage.list(&call, "/service/tickets", &tickets_query, MAX_OPEN_TICKETS),
+    );
+    let (devices, open) = (devices?, open?);
+    let ids: Vec<String> = devices
+        .iter()
+        .filter_map(|e| e["endpointID"].as_str().map(str::to_owned))
+        .collect();
+    let id_refs: Vec<&str> = ids.iter().map(String::as_str).collect();
+    let (beats, patches) = futures::join!(
+        resolve::heartbeats(&ctx, &call, &id_refs),
+        patch_states(&ctx, &call, &ids),
+    );
+    let (beats, patches) = (beats?, patches?);
+    let mut open_by_company: BTreeMap<i64, usize> = BTreeMap::new();
+    for t in &open.rows {
+        if let Some(c) = t["company"]["id"].as_i64() {
+            *open_by_company.entry(c).or_default() += 1;
+        }
+    }
+    let mut rows: Vec<Value> = companies
+        .iter()
+        .map(|(company_id, company)| {
+            let mine: Vec<&Value> = devices
+                .iter()
+                .filter(|d| d["companyID"] == company["id"])
+                .collect();
+            let mut online = 0;
+            let mut missing = 0;
+            let mut missing_devices = 0;
+            let mut reboot = 0;
+            let mut attention = Vec::new();
+            for d in &mine {
+                let id = d["endpointID"].as_str().unwrap_or_default();
+                let up = beats.get(id).is_some_and(|(o, _)| *o);
+                online += usize::from(up);
+                let summary = patches.get(id).map(patch_summary).unwrap_or_default();
+                let m = summary["missing"].as_i64().unwrap_or_default();
+                missing += m;
+                missing_devices += usize::from(m > 0);
+                let r = summary["pending_reboot"] == true;
+                reboot += usize::from(r);
+                if !up || m > 0 || r {
+                    let mut why = Vec::new();
+                    if !up {
+                        why.push("offline".to_owned());
+                    }
+                    if m > 0 {
+                        why.push(format!("{m} patches missing"));
+                    }
+                    if r {
+                        why.push("reboot pending".to_owned());
+                    }
+                    attention
+                        .push(json!({"endpoint_id": id, "name": d["friendlyName"], "why": why}));
+                }
+            }
+            json!({
+                "company": {"id": company_id, "name": company["name"]},
+                "rmm_company_id": company["id"],
+                "devices": mine.len(),
+                "online": online,
+                "offline": mine.len() - online,
+                "missing_patches": missing,
+                "devices_missing_patches": missing_devices,
+                "pending_reboot": reboot,
+                "open_tickets": open_by_company.get(company_id).copied().unwrap_or_default(),
+                "attention": attention,
+            })
+        })
+        .collect();
+    // Worst first: offline devices, then missing patches, then open tickets.
+    rows.sort_by_key(|r| {
+        std::cmp::Reverse((
+            r["offline"].as_u64(),
+            r["missing_patches"].as_i64(),
+            r["open_tickets"].as_u64(),
+        ))
+    });
+    Ok(json!({
+        "companies": rows.len(),
+        "devices": ids.len(),
+        "open_tickets_truncated": open.truncated,
+        "fleet": rows,
+    }))
 }
 
 async fn get(ctx: Ctx, call: Call, p: IdParams) -> Result<Value, Failure> {

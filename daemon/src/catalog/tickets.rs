@@ -81,6 +81,20 @@ pub(super) fn actions() -> Vec<Action> {
             json!({"tool": "cw_tickets", "action": "recurring_on_device", "params": {"ticket_id": 1042, "days": 90}}),
             recurring_on_device,
         ),
+        Action::write(
+            "remote_session",
+            "Open a ScreenConnect session on the ticket's device (ticket → configuration → RMM endpoint → session; asks when several match).",
+            Risk::Hard,
+            json!({"tool": "cw_tickets", "action": "remote_session", "params": {"ticket_id": 1042}, "confirm": true}),
+            super::remote::remote_session,
+        ),
+        Action::write(
+            "run_remediation",
+            "Run an RMM script or a ScreenConnect command on the ticket's device, resolved across products.",
+            Risk::Hard,
+            json!({"tool": "cw_tickets", "action": "run_remediation", "params": {"ticket_id": 1042, "command": "ipconfig /flushdns"}, "confirm": true}),
+            super::remote::run_remediation,
+        ),
         Action::read(
             "taxonomy",
             "Boards with their statuses, types, subtypes and items, and the priorities: the valid ids to choose from.",
@@ -319,21 +333,10 @@ async fn device_health(ctx: &Ctx, call: &Call, configurations: &[Value]) -> Valu
         &["api", "platform", "v2", "device", "endpoints", "heartbeat"],
         &query,
     );
-    let disks = futures::future::join_all(ids.iter().map(|ep| async move {
-        asio.get(
-            call,
-            &[
-                "api",
-                "platform",
-                "v2",
-                "device",
-                "endpoints",
-                ep,
-                "disk-usage",
-            ],
-        )
-        .await
-    }));
+    let disks = futures::future::join_all(
+        ids.iter()
+            .map(|ep| async move { asio.get(call, &super::resolve::disk_path(ep)).await }),
+    );
     let (beat, disks) = futures::join!(heartbeat, disks);
     let beats: Vec<Value> = match &beat {
         Ok(b) => b["successfulRecords"]
@@ -360,13 +363,9 @@ async fn device_health(ctx: &Ctx, call: &Call, configurations: &[Value]) -> Valu
             }
             match disk {
                 Ok(d) => {
-                    let m = &d[0]["storages"][0]["metric"];
-                    if let (Some(used), Some(total)) =
-                        (m["usedSpaceBytes"].as_f64(), m["totalSpaceBytes"].as_f64())
-                        && total > 0.0
-                    {
-                        out["disk_used_percent"] = json!((used / total * 1000.0).round() / 10.0);
-                        out["disk_free_gb"] = json!(((total - used) / 1e9 * 10.0).round() / 10.0);
+                    if let Some((used_percent, free_gb)) = super::resolve::disk_figures(&d) {
+                        out["disk_used_percent"] = json!(used_percent);
+                        out["disk_free_gb"] = json!(free_gb);
                     }
                 }
                 Err(e) => out["disk_error"] = json!(e.kind()),

@@ -2,8 +2,12 @@
 //! a parameter (`priority_id` on an action that has none) is told so instead of being ignored;
 //! the doc comments are the descriptions a model reads in the action's schema.
 
+mod areas;
+
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
+
+pub use areas::*;
 
 /// Default number of rows a list action returns.
 pub const DEFAULT_LIMIT: u32 = 25;

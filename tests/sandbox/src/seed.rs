@@ -16,8 +16,9 @@ use serde_json::{Map, Value, json};
 use crate::Size;
 use crate::tenant::{Kind, Tenant, named, ts};
 use crate::truth::{
-    AgreementTruth, BillableMismatch, Classification, EntryGroup, Expiring, Injection, Location,
-    MissingDay, Named, Pii, RecurringIssue, TimeOnClosed, TimeTruth, Truth, Untriaged, Utilization,
+    AgreementTruth, BillableMismatch, Classification, EntryGroup, Expiring, FleetCompany,
+    Injection, Location, MissingDay, Named, Pii, RecurringIssue, RemoteMapping, RemoteTruth,
+    TimeOnClosed, TimeTruth, Truth, Untriaged, Utilization,
 };
 
 /// How many of each thing a size makes.
@@ -948,6 +949,10 @@ pub fn generate(seed: u64, size: Size, today: NaiveDate) -> (Tenant, Truth) {
     build_rmm(&mut g, &companies, &tickets.recurring);
     build_cpq(&mut g);
     build_sc(&mut g, &companies);
+    // Planted last and without the random stream, so everything above stays byte-identical.
+    plant_uninstall_script(&mut g);
+    let remote = plant_remote(&mut g, &tickets.recurring);
+    let fleet = fleet_truth(&g, &companies);
 
     let truth = Truth {
         seed,
@@ -959,6 +964,8 @@ pub fn generate(seed: u64, size: Size, today: NaiveDate) -> (Tenant, Truth) {
         agreements,
         pii: tickets.pii,
         prompt_injections: tickets.injections,
+        remote,
+        fleet,
     };
     (g.t, truth)
 }
@@ -2975,6 +2982,154 @@ fn build_sc(g: &mut Gen, companies: &[Co]) {
             );
         }
     }
+}
+
+/// The script `pkg_uninstall` runs: a fixed id, outside the random stream.
+fn plant_uninstall_script(g: &mut Gen) {
+    let id = "5c817000-0000-4000-8000-000000000001".to_string();
+    let created = at(g.today - Duration::days(200), 12, 0);
+    g.t.rmm.entry("scripts").or_default().insert(id.clone(), json!({
+        "id": id, "name": "Uninstall software package", "scriptCategory": "Software",
+        "description": "Uninstalls the package named in the `package` parameter (winget / MSI product name).",
+        "createdAt": ts(created), "updatedAt": ts(created), "hasParameters": true,
+    }));
+}
+
+/// The ScreenConnect sessions of a configuration (its id is custom property 5), sorted.
+fn sessions_of(t: &Tenant, configuration: i64) -> Vec<String> {
+    let key = configuration.to_string();
+    let mut ids: Vec<String> =
+        t.sc.get("sessions")
+            .map(|m| {
+                m.values()
+                    .filter(|s| s["customPropertyValues"][4] == key.as_str())
+                    .filter_map(|s| s["sessionID"].as_str().map(str::to_string))
+                    .collect()
+            })
+            .unwrap_or_default();
+    ids.sort();
+    ids
+}
+
+/// A clean ticket → device → session mapping (the recurring device's open ticket when there is
+/// one), and an ambiguous one: another open ticket's device gets a second online session, as
+/// when a machine is imaged from another and keeps both agents.
+fn plant_remote(g: &mut Gen, recurring: &RecurringIssue) -> RemoteTruth {
+    let first_online = g.t.sc.get("sessions").and_then(|m| {
+        m.values()
+            .find(|s| s["guestConnectedCount"].as_i64().unwrap_or_default() > 0)
+            .and_then(|s| s["customPropertyValues"][4].as_str())
+            .and_then(|c| c.parse::<i64>().ok())
+    });
+    let online = |t: &Tenant, id: &str| {
+        t.sc.get("sessions")
+            .and_then(|m| m.get(id))
+            .is_some_and(|s| s["guestConnectedCount"].as_i64().unwrap_or_default() > 0)
+    };
+    // Open tickets with exactly one device that has exactly one online session.
+    let candidates: Vec<(i64, i64, String, String)> =
+        g.t.table(Kind::Ticket)
+            .rows
+            .values()
+            .filter(|t| t["closedFlag"] == false)
+            .filter_map(|t| {
+                let id = t["id"].as_i64()?;
+                let [cfg] = g.t.ticket_configs.get(&id)?.as_slice() else {
+                    return None;
+                };
+                let endpoint = g.t.get(Kind::Configuration, *cfg)?["deviceIdentifier"]
+                    .as_str()?
+                    .to_string();
+                let [session] = sessions_of(&g.t, *cfg).try_into().ok()?;
+                online(&g.t, &session).then_some((id, *cfg, endpoint, session))
+            })
+            .collect();
+    let mapping = |c: &(i64, i64, String, String), sessions: Vec<String>| RemoteMapping {
+        ticket_id: c.0,
+        configuration_id: c.1,
+        endpoint_id: c.2.clone(),
+        session_ids: sessions,
+    };
+    let clean = candidates
+        .iter()
+        .find(|c| c.1 == recurring.configuration_id)
+        .or(candidates.first())
+        .cloned()
+        .unwrap_or_default();
+    let ambiguous = candidates
+        .iter()
+        .rev()
+        .find(|c| c.1 != clean.1 && Some(c.1) != first_online)
+        .cloned()
+        .unwrap_or_default();
+    let twin = "5c5e0000-0000-4000-9000-000000000001".to_string();
+    if let Some(original) =
+        g.t.sc
+            .get("sessions")
+            .and_then(|m| m.get(&ambiguous.3))
+            .cloned()
+    {
+        let mut copy = original;
+        copy["sessionID"] = json!(twin);
+        copy["lastAlteredVersion"] = json!(900);
+        copy["guestInfo"]["machineName"] =
+            json!(format!("{}-IMG", copy["name"].as_str().unwrap_or_default()));
+        g.t.sc
+            .entry("sessions")
+            .or_default()
+            .insert(twin.clone(), copy);
+    }
+    RemoteTruth {
+        clean: mapping(&clean, vec![clean.3.clone()]),
+        ambiguous: mapping(&ambiguous, sessions_of(&g.t, ambiguous.1)),
+    }
+}
+
+/// Per company: devices in RMM with their state and patches, and open tickets.
+fn fleet_truth(g: &Gen, companies: &[Co]) -> Vec<FleetCompany> {
+    companies
+        .iter()
+        .map(|co| {
+            let devices: Vec<&Value> =
+                g.t.rmm
+                    .get("endpoints")
+                    .map(|m| {
+                        m.values()
+                            .filter(|d| d["companyID"] == co.rmm_company.as_str())
+                            .collect()
+                    })
+                    .unwrap_or_default();
+            let online = devices
+                .iter()
+                .filter(|d| d["health"]["online"] == true)
+                .count();
+            let missing = |d: &Value| {
+                d["patch"]["summary"]["missingCount"]
+                    .as_i64()
+                    .unwrap_or_default()
+            };
+            FleetCompany {
+                company_id: co.id,
+                rmm_company_id: co.rmm_company.clone(),
+                devices: devices.len(),
+                online,
+                offline: devices.len() - online,
+                missing_patches: devices.iter().map(|d| missing(d)).sum(),
+                devices_missing_patches: devices.iter().filter(|d| missing(d) > 0).count(),
+                pending_reboot: devices
+                    .iter()
+                    .filter(|d| d["patch"]["summary"]["pendingReboot"] == true)
+                    .count(),
+                open_tickets: g
+                    .t
+                    .table(Kind::Ticket)
+                    .rows
+                    .values()
+                    .filter(|t| t["company"]["id"] == co.id && t["closedFlag"] == false)
+                    .count(),
+            }
+        })
+        .collect()
 }
 
 #[cfg(test)]

@@ -1,0 +1,382 @@
+//! Cross-product actions through the gate over real HTTP to the sandbox tenant's four products:
+//! `remote_session` and `run_remediation` (Manage ticket → configuration → Asio endpoint →
+//! ScreenConnect session), `renewal_quote` (Manage agreement and additions → Sell quote shell) and
+//! `fleet_health` (Asio devices and patches with Manage tickets). The planted ambiguous mapping
+//! comes back with its candidates; hard actions wait for a verdict and the journal shows nothing
+//! sent.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use daemon::catalog::Context;
+use daemon::connector::{Connectors, Policy, Settings};
+use daemon::gate::{Caller, Gate};
+use daemon::log::{Options, Store};
+use daemon::redact::Redactor;
+use schemas::config::GateConfig;
+use schemas::event::Mode;
+use schemas::tool::{ToolCall, ToolOutcome};
+use serde_json::{Value, json};
+
+pub struct World {
+    pub tenant: sandbox::Running,
+    pub gate: Gate,
+    _store: Store,
+    _dir: tempfile::TempDir,
+}
+
+fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
+}
+
+pub async fn world() -> World {
+    let tenant = sandbox::start(sandbox::Config {
+        today: today(),
+        ..sandbox::Config::default()
+    })
+    .await
+    .unwrap();
+    let settings = Settings::from_env_lines(&tenant.env_lines()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(
+        &dir.path().join("log"),
+        &dir.path().join("checkpoint.json"),
+        Options::default(),
+    )
+    .unwrap();
+    let policy = Policy {
+        max_attempts: 2,
+        max_wait: Duration::from_secs(2),
+        base_backoff: Duration::from_millis(10),
+        jitter: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+    };
+    let ctx = Arc::new(Context::new(
+        Connectors::new(&settings, &policy),
+        settings.connector_states(),
+        today(),
+    ));
+    let gate = Gate::new(
+        store.clone(),
+        ctx,
+        Arc::new(Redactor::new(settings.secrets())),
+        GateConfig::default(),
+    )
+    .unwrap();
+    World {
+        tenant,
+        gate,
+        _store: store,
+        _dir: dir,
+    }
+}
+
+fn human() -> Caller {
+    Caller::interactive("test-client", Mode::Enforce)
+}
+
+impl World {
+    pub async fn call(
+        &self,
+        tool: &str,
+        action: &str,
+        params: Value,
+        confirm: bool,
+    ) -> ToolOutcome {
+        let mut call = ToolCall::new(tool, action, params);
+        if confirm {
+            call = call.confirmed();
+        }
+        self.gate.dispatch(&human(), call).await
+    }
+
+    pub async fn read(&self, tool: &str, action: &str, params: Value) -> Value {
+        match self.call(tool, action, params.clone(), false).await {
+            ToolOutcome::Ok { result, .. } => result,
+            other => panic!("{tool}.{action} {params}: {other:?}"),
+        }
+    }
+
+    /// `METHOD product path` of every request that was not a read.
+    pub fn writes(&self) -> Vec<String> {
+        self.tenant
+            .journal()
+            .iter()
+            .filter(|e| e.method != "GET" && !is_read_by_post(&e.path))
+            .map(|e| format!("{} {} {}", e.method, e.product, e.path))
+            .collect()
+    }
+
+    /// Which products the journal saw since it was last cleared.
+    pub fn products(&self) -> std::collections::BTreeSet<String> {
+        self.tenant
+            .journal()
+            .iter()
+            .map(|e| e.product.clone())
+            .collect()
+    }
+}
+
+/// Asio answers some reads by POST (device queries) and issues tokens by POST.
+fn is_read_by_post(path: &str) -> bool {
+    path.ends_with("/v1/token") || path.contains("/device/categories/")
+}
+
+fn error_of(outcome: &ToolOutcome) -> &schemas::tool::ToolError {
+    match outcome {
+        ToolOutcome::Error { error, .. } => error,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
+
+#[tokio::test]
+async fn remote_session_resolves_across_products_and_waits_for_a_verdict() {
+    let w = world().await;
+    let truth = w.tenant.truth().clone();
+    let clean = &truth.remote.clean;
+    w.tenant.clear_journal();
+
+    // Without confirm: the preview already names the one session (the resolution is reads only).
+    let preview = w
+        .call(
+            "cw_tickets",
+            "remote_session",
+            json!({"ticket_id": clean.ticket_id}),
+            false,
+        )
+        .await;
+    let ToolOutcome::Preview { request, .. } = &preview else {
+        panic!("{preview:?}")
+    };
+    assert_eq!(request.product, "screenconnect");
+    assert_eq!(
+        request.path,
+        format!("/api/v1/sessions/{}/events", clean.session_ids[0])
+    );
+    assert_eq!(request.body.as_ref().unwrap()["eventType"], "QueuedMessage");
+    // Manage (ticket → configuration), Asio (the endpoint's heartbeat), ScreenConnect (sessions).
+    let products = w.products();
+    for product in ["manage", "rmm", "sc"] {
+        assert!(products.contains(product), "{products:?}");
+    }
+
+    // Confirmed: hard, so it waits for a human; nothing reaches ScreenConnect.
+    let queued = w
+        .call(
+            "cw_tickets",
+            "remote_session",
+            json!({"ticket_id": clean.ticket_id}),
+            true,
+        )
+        .await;
+    let ToolOutcome::PendingApproval {
+        effect, request, ..
+    } = &queued
+    else {
+        panic!("{queued:?}")
+    };
+    assert!(
+        effect
+            .device
+            .as_deref()
+            .unwrap()
+            .contains(&clean.endpoint_id),
+        "{effect:?}"
+    );
+    assert!(effect.customer_visible_text.is_some());
+    assert_eq!(
+        request.path,
+        format!("/api/v1/sessions/{}/events", clean.session_ids[0])
+    );
+    assert_eq!(w.writes(), Vec::<String>::new());
+
+    // The planted ambiguous device: two sessions, both returned as candidates, nothing chosen.
+    let ambiguous = &truth.remote.ambiguous;
+    assert_eq!(ambiguous.session_ids.len(), 2);
+    let outcome = w
+        .call(
+            "cw_tickets",
+            "remote_session",
+            json!({"ticket_id": ambiguous.ticket_id}),
+            true,
+        )
+        .await;
+    let error = error_of(&outcome);
+    assert_eq!(error.kind, "ambiguous", "{error:?}");
+    let mut candidates: Vec<&str> = error
+        .candidates
+        .iter()
+        .map(|c| c["session_id"].as_str().unwrap())
+        .collect();
+    candidates.sort_unstable();
+    assert_eq!(candidates, ambiguous.session_ids);
+    // Choosing one of the candidates settles it (and waits for a verdict again).
+    let chosen = w
+        .call(
+            "cw_tickets",
+            "remote_session",
+            json!({"ticket_id": ambiguous.ticket_id, "session_id": ambiguous.session_ids[1]}),
+            true,
+        )
+        .await;
+    assert_eq!(chosen.status(), "pending_approval", "{chosen:?}");
+    // A session of another device is not a choice.
+    let wrong = w
+        .call(
+            "cw_tickets",
+            "remote_session",
+            json!({"ticket_id": ambiguous.ticket_id, "session_id": clean.session_ids[0]}),
+            true,
+        )
+        .await;
+    assert_eq!(error_of(&wrong).kind, "ambiguous");
+    assert_eq!(w.writes(), Vec::<String>::new());
+    w.tenant.shutdown().await;
+}
+
+#[tokio::test]
+async fn run_remediation_plans_a_script_or_a_command_and_never_sends_without_a_verdict() {
+    let w = world().await;
+    let truth = w.tenant.truth().clone();
+    let clean = &truth.remote.clean;
+    let scripts = w.read("cw_rmm", "scripts", json!({})).await;
+    let flush = scripts["scripts"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|s| s["name"] == "Flush DNS cache")
+        .unwrap()["id"]
+        .as_str()
+        .unwrap()
+        .to_owned();
+    w.tenant.clear_journal();
+
+    let script = w
+        .call(
+            "cw_tickets",
+            "run_remediation",
+            json!({"ticket_id": clean.ticket_id, "script_id": flush}),
+            true,
+        )
+        .await;
+    let ToolOutcome::PendingApproval {
+        request, effect, ..
+    } = &script
+    else {
+        panic!("{script:?}")
+    };
+    assert_eq!(request.product, "asio");
+    assert_eq!(
+        request.body.as_ref().unwrap(),
+        &json!({"templateID": flush, "targets": [clean.endpoint_id]})
+    );
+    assert!(
+        effect
+            .summary
+            .contains(&format!("ticket {}", clean.ticket_id))
+    );
+
+    let command = w
+        .call(
+            "cw_tickets",
+            "run_remediation",
+            json!({"ticket_id": clean.ticket_id, "command": "ipconfig /flushdns"}),
+            true,
+        )
+        .await;
+    let ToolOutcome::PendingApproval { request, .. } = &command else {
+        panic!("{command:?}")
+    };
+    assert_eq!(
+        request.body.as_ref().unwrap(),
+        &json!({"eventType": "QueuedCommand", "data": "ipconfig /flushdns"})
+    );
+
+    // Both or neither: refused before anything is resolved.
+    let both = w
+        .call(
+            "cw_tickets",
+            "run_remediation",
+            json!({"ticket_id": clean.ticket_id, "command": "x", "script_id": flush}),
+            true,
+        )
+        .await;
+    assert_eq!(error_of(&both).kind, "invalid_params");
+    // The ambiguous device through a command asks too.
+    let ambiguous = w
+        .call(
+            "cw_tickets",
+            "run_remediation",
+            json!({"ticket_id": truth.remote.ambiguous.ticket_id, "command": "hostname"}),
+            true,
+        )
+        .await;
+    assert_eq!(error_of(&ambiguous).kind, "ambiguous");
+    assert_eq!(w.writes(), Vec::<String>::new());
+    w.tenant.shutdown().await;
+}
+
+#[tokio::test]
+async fn fleet_health_matches_the_sandbox_for_every_company() {
+    let w = world().await;
+    let truth = w.tenant.truth().clone();
+    w.tenant.clear_journal();
+    let fleet = w.read("cw_companies", "fleet_health", json!({})).await;
+    assert_eq!(fleet["companies"], truth.fleet.len());
+    let products = w.products();
+    assert!(
+        products.contains("manage") && products.contains("rmm"),
+        "{products:?}"
+    );
+    for expected in &truth.fleet {
+        let row = fleet["fleet"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["company"]["id"] == expected.company_id)
+            .unwrap_or_else(|| panic!("company {} missing", expected.company_id));
+        assert_eq!(row["rmm_company_id"], expected.rmm_company_id.as_str());
+        assert_eq!(row["devices"], expected.devices, "{row}");
+        assert_eq!(row["online"], expected.online, "{row}");
+        assert_eq!(row["offline"], expected.offline, "{row}");
+        assert_eq!(row["missing_patches"], expected.missing_patches, "{row}");
+        assert_eq!(
+            row["devices_missing_patches"], expected.devices_missing_patches,
+            "{row}"
+        );
+        assert_eq!(row["pending_reboot"], expected.pending_reboot, "{row}");
+        assert_eq!(row["open_tickets"], expected.open_tickets, "{row}");
+    }
+    assert!(
+        truth
+            .fleet
+            .iter()
+            .any(|f| f.offline > 0 && f.missing_patches > 0)
+    );
+
+    // One company alone gives the same figures.
+    let one = &truth.fleet[0];
+    let single = w
+        .read(
+            "cw_companies",
+            "fleet_health",
+            json!({"company_id": one.company_id}),
+        )
+        .await;
+    assert_eq!(single["companies"], 1);
+    assert_eq!(single["fleet"][0]["open_tickets"], one.open_tickets);
+    assert_eq!(single["fleet"][0]["missing_patches"], one.missing_patches);
+    // A company the RMM does not know is a parameter error, not an empty answer.
+    let outcome = w
+        .call(
+            "cw_companies",
+            "fleet_health",
+            json!({"company_id": 999_999}),
+            false,
+        )
+        .await;
+    assert_eq!(error_of(&outcome).kind, "invalid_params");
+    assert_eq!(w.writes(), Vec::<String>::new());
+    w.tenant.shutdown().await;
+}
