@@ -7,9 +7,12 @@
 
 mod approvals_cmd;
 mod client;
+mod demo;
 mod keys;
 mod log_cmd;
 mod mcp_cmd;
+mod model_cmd;
+mod night_cmd;
 
 use std::path::PathBuf;
 use std::process::ExitCode;
@@ -99,6 +102,32 @@ enum Command {
     Deny(approvals_cmd::DenyArgs),
     /// Change a skill's mode (observe, enforce, dry-run) with a signed mode change.
     Mode(approvals_cmd::ModeArgs),
+    /// The whole night on the built-in sandbox tenant: a local model, the daemon on a temporary
+    /// state directory, the three skills once in observe mode, the night's summary, and how to
+    /// attach Claude.
+    Demo(demo::DemoArgs),
+    /// The skills: list, show, export (to import into Claude: ~/.claude/skills).
+    Skills {
+        #[command(subcommand)]
+        command: night_cmd::SkillsCommand,
+    },
+    /// Run a skill now (as the night agent, in the skill's mode) and wait for it to end.
+    Run {
+        skill: String,
+        /// Print the run's summary as JSON.
+        #[arg(long)]
+        json: bool,
+    },
+    /// Each skill's schedule, mode, and next fire times.
+    Schedule {
+        #[arg(long)]
+        json: bool,
+    },
+    /// A local model for the night agent: setup, serve, stop, status.
+    Model {
+        #[command(subcommand)]
+        command: model_cmd::ModelCommand,
+    },
     /// Configuration helpers.
     Config {
         #[command(subcommand)]
@@ -182,6 +211,11 @@ async fn dispatch(args: Args) -> Result<u8, CtlError> {
             .await
         }
         Command::Mode(a) => approvals_cmd::mode(&paths, a).await,
+        Command::Demo(a) => demo::run(a).await,
+        Command::Skills { command } => night_cmd::skills(&paths, command),
+        Command::Run { skill, json } => night_cmd::run(&paths, skill, json).await,
+        Command::Schedule { json } => night_cmd::schedule(&paths, json).await,
+        Command::Model { command } => model_cmd::run(command).await,
         Command::Config {
             command: ConfigCommand::Default,
         } => {

@@ -148,6 +148,9 @@ pub struct Context {
     pub gate: crate::gate::Gate,
     /// Verdicts, keys and mode changes from `nightjarctl`.
     pub approvals: crate::approvals::Approvals,
+    /// `nightjarctl run` and `nightjarctl schedule`.
+    pub night: Arc<crate::night::Night>,
+    pub timezone: chrono_tz::Tz,
 }
 
 fn refused(e: crate::approvals::ActError) -> Response {
@@ -156,6 +159,39 @@ fn refused(e: crate::approvals::ActError) -> Response {
         _ => ControlErrorKind::Refused,
     };
     error(kind, e.to_string())
+}
+
+fn schedule(ctx: &Context) -> Vec<schemas::control::ScheduleEntry> {
+    let now = chrono::Utc::now();
+    let tz = ctx.timezone;
+    crate::night::schedules(&ctx.night)
+        .into_iter()
+        .map(|(skill, expr)| {
+            let parsed = expr.as_deref().map(str::parse::<crate::scheduler::Crontab>);
+            let (next, problem) = match (&parsed, ctx.night.config().scheduler.enabled) {
+                (_, false) => (
+                    Vec::new(),
+                    Some("the scheduler is off ([scheduler] enabled = false)".into()),
+                ),
+                (Some(Ok(tab)), true) => (tab.upcoming(tz, now, 3), None),
+                (Some(Err(e)), true) => (Vec::new(), Some(e.to_string())),
+                (None, true) => (Vec::new(), Some("not scheduled".into())),
+            };
+            schemas::control::ScheduleEntry {
+                mode: ctx.night.mode_of(&skill),
+                running: ctx.night.is_running(&skill),
+                next_local: next
+                    .iter()
+                    .map(|t| t.with_timezone(&tz).to_rfc3339())
+                    .collect(),
+                next,
+                schedule: expr,
+                timezone: tz.name().to_owned(),
+                problem,
+                skill,
+            }
+        })
+        .collect()
 }
 
 /// Serve one control connection: handshake, then requests until EOF or shutdown.
@@ -276,6 +312,25 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
                     Err(e) => refused(e),
                 };
                 write_line(&mut out, &response).await?;
+            }
+            Request::Run { skill } => {
+                let response = tokio::select! {
+                    _ = ctx.cancel.cancelled() => return Ok(()),
+                    r = ctx.night.run(&skill, schemas::event::RunTrigger::Manual, None) => match r {
+                        Ok(summary) => Response::Run(Box::new(summary)),
+                        Err(e @ crate::night::RunError::AlreadyRunning(_)) => {
+                            error(ControlErrorKind::Busy, e.to_string())
+                        }
+                        Err(e @ crate::night::RunError::Log(_)) => {
+                            error(ControlErrorKind::Internal, e.to_string())
+                        }
+                        Err(e) => error(ControlErrorKind::BadRequest, e.to_string()),
+                    },
+                };
+                write_line(&mut out, &response).await?;
+            }
+            Request::Schedule => {
+                write_line(&mut out, &Response::Schedule(schedule(ctx))).await?;
             }
             Request::Checkpoint => {
                 let response = match ctx.store.checkpoint().await {

@@ -20,8 +20,10 @@ pub mod gate;
 pub mod instance;
 pub mod log;
 pub mod mcp;
+pub mod night;
 pub mod paths;
 pub mod redact;
+pub mod scheduler;
 pub mod timesheet;
 pub mod view;
 /// The projections are defined (and snapshotted) in `schemas`; the log keeps them current.
@@ -222,7 +224,12 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
             sources: settings.config_sources.clone(),
             digest: config::digest(&settings.config),
             connectors: connectors.clone(),
-            skill_modes: Default::default(),
+            skill_modes: settings
+                .config
+                .skills
+                .iter()
+                .filter_map(|(name, s)| s.mode.map(|m| (name.clone(), m)))
+                .collect(),
         })
         .await?;
 
@@ -251,6 +258,64 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         settlements,
         approval_wait: std::time::Duration::from_secs(settings.config.mcp.approval_wait_secs),
     };
+    let (skills, skill_errors) = agent::skill::all(Some(&paths.skills_dir()));
+    for e in &skill_errors {
+        tracing::warn!(error = %e, "a user skill was refused");
+    }
+    let night = Arc::new(night::Night::new(
+        mcp_shared.clone(),
+        skills,
+        settings.config.clone(),
+        night::model_config(&settings.config.agent),
+        shutdown.clone(),
+    ));
+    let timezone = match scheduler::timezone(settings.config.scheduler.timezone.as_deref()) {
+        Ok(tz) => tz,
+        Err(e) => {
+            tracing::warn!(error = %e, "the scheduler's time zone is refused; using UTC");
+            chrono_tz::UTC
+        }
+    };
+    let mut night_tasks = tokio::task::JoinSet::new();
+    {
+        let night = Arc::clone(&night);
+        night_tasks.spawn(async move { night.resume_interrupted().await });
+    }
+    if settings.config.scheduler.enabled {
+        let since = store
+            .range(0, 1)
+            .next()
+            .and_then(Result::ok)
+            .map_or(started.ts, |e| e.ts);
+        let projections = store.projections();
+        let window = chrono::Duration::minutes(settings.config.scheduler.catch_up_minutes as i64);
+        for (skill, expr) in night::schedules(&night) {
+            let Some(expr) = expr else { continue };
+            let tab: scheduler::Crontab = match expr.parse() {
+                Ok(t) => t,
+                Err(e) => {
+                    tracing::warn!(%skill, error = %e, "skill not scheduled");
+                    continue;
+                }
+            };
+            let slot = scheduler::catch_up(
+                &tab,
+                timezone,
+                projections.last_scheduled.get(&skill).copied(),
+                since,
+                chrono::Utc::now(),
+                window,
+            );
+            night_tasks.spawn(scheduler::run(
+                Arc::clone(&night),
+                skill,
+                tab,
+                timezone,
+                slot,
+                shutdown.clone(),
+            ));
+        }
+    }
     tracing::info!(
         socket = %socket.display(),
         mcp_socket = %mcp_socket.display(),
@@ -270,6 +335,8 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         cancel: shutdown.clone(),
         gate,
         approvals,
+        night: Arc::clone(&night),
+        timezone,
     });
     // Both sockets serve until shutdown; each loop returns once its connections have ended.
     tokio::join!(
@@ -288,6 +355,9 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     );
 
     tracing::info!("shutting down");
+    // Runs see the shutdown through the same token; they stop at the next step and stay open
+    // in the log, to resume at the next start.
+    while night_tasks.join_next().await.is_some() {}
     let _ = std::fs::remove_file(&socket);
     let _ = std::fs::remove_file(&mcp_socket);
     let stopped = store

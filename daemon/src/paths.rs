@@ -107,6 +107,11 @@ impl Paths {
         self.state_dir.join("proposals")
     }
 
+    /// The user's own skills, one folder each with its `SKILL.md`.
+    pub fn skills_dir(&self) -> PathBuf {
+        self.config_dir.join("skills")
+    }
+
     /// The MCP socket `nightjarctl mcp` bridges to.
     pub fn mcp_socket(&self) -> PathBuf {
         self.runtime_dir.join("mcp.sock")

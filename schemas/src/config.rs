@@ -13,6 +13,98 @@ pub struct Config {
     pub daemon: DaemonConfig,
     pub gate: GateConfig,
     pub mcp: McpConfig,
+    pub agent: AgentConfig,
+    pub scheduler: SchedulerConfig,
+    /// Per skill, by name: `[skills.msp-night-triage]`.
+    pub skills: std::collections::BTreeMap<String, SkillConfig>,
+}
+
+/// `[agent]`: the night agent's model and budgets.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct AgentConfig {
+    /// OpenAI-compatible base URL with `/v1` (Ollama, llama.cpp, vLLM, LM Studio). Overridden by
+    /// `NIGHTJAR_MODEL_URL`.
+    pub model_url: Option<String>,
+    /// The model's name on that server. Overridden by `NIGHTJAR_MODEL`.
+    pub model: Option<String>,
+    /// Most tokens one model reply may have (always sent to the server).
+    pub max_tokens: u32,
+    /// Most model turns for one work item.
+    pub steps_per_item: u32,
+    pub tokens_per_item: u64,
+    pub seconds_per_item: u64,
+    pub tokens_per_run: u64,
+    pub seconds_per_run: u64,
+    /// Most work items in one run; the rest wait for the next.
+    pub max_items: usize,
+}
+
+impl Default for AgentConfig {
+    fn default() -> Self {
+        Self {
+            model_url: None,
+            model: None,
+            max_tokens: 384,
+            steps_per_item: 8,
+            tokens_per_item: 24_000,
+            seconds_per_item: 180,
+            tokens_per_run: 600_000,
+            seconds_per_run: 4 * 3600,
+            max_items: 50,
+        }
+    }
+}
+
+/// `[scheduler]`: when skills run.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SchedulerConfig {
+    /// Runs skills on their schedules (off: only `nightjarctl run`).
+    pub enabled: bool,
+    /// IANA time zone the schedules are in, e.g. `America/Chicago`. Default: `CW_TIMEZONE`, or
+    /// UTC.
+    pub timezone: Option<String>,
+    /// A run missed while the daemon was down is caught up once, if the daemon starts within
+    /// this many minutes of the missed time.
+    pub catch_up_minutes: u64,
+}
+
+impl Default for SchedulerConfig {
+    fn default() -> Self {
+        Self {
+            enabled: true,
+            timezone: None,
+            catch_up_minutes: 360,
+        }
+    }
+}
+
+/// `[skills.NAME]`: one skill's schedule, mode and scope.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct SkillConfig {
+    /// Standard 5-field crontab (`minute hour day-of-month month day-of-week`, Sunday 0 or 7)
+    /// or `@daily`, `@weekly`, `@hourly`, `@monthly`, `@yearly`. Default: the skill's own; `""`:
+    /// never scheduled.
+    pub schedule: Option<String>,
+    /// `observe` (the default for every skill), `enforce` or `dry-run`. A signed
+    /// `nightjarctl mode` change wins over this.
+    pub mode: Option<crate::event::Mode>,
+    /// Triage only these boards (ids); default every board.
+    pub boards: Vec<i64>,
+    /// Renewal sweep: agreements ending within this many days (default: the skill's).
+    pub expiring_days: Option<u32>,
+}
+
+/// A built-in skill's schedule when the configuration names none.
+pub fn default_schedule(skill: &str) -> Option<&'static str> {
+    match skill {
+        "msp-night-triage" => Some("0 2 * * *"),
+        "msp-weekly-prebilling" => Some("0 5 * * 1"),
+        "msp-renewal-sweep" => Some("0 4 * * 1"),
+        _ => None,
+    }
 }
 
 /// `[mcp]`: the MCP socket that Claude and other MCP clients attach to (through
@@ -132,4 +224,45 @@ max_message_bytes = 1048576
 
 # How long an interactive call of a hard action waits for a signed approval, in seconds.
 approval_wait_secs = 90
+
+[agent]
+# The night agent's model: any OpenAI-compatible server (Ollama, llama.cpp, vLLM, LM Studio).
+# NIGHTJAR_MODEL_URL and NIGHTJAR_MODEL override these; `nightjarctl model serve` prints them.
+# model_url = "http://127.0.0.1:11434/v1"
+# model = "qwen2.5-coder:1.5b"
+
+# Most tokens one model reply may have (always sent: a small model can otherwise run for minutes).
+max_tokens = 384
+
+# Budgets: per work item, and per run.
+steps_per_item = 8
+tokens_per_item = 24000
+seconds_per_item = 180
+tokens_per_run = 600000
+seconds_per_run = 14400
+
+# Most work items in one run; the rest wait for the next run.
+max_items = 50
+
+[scheduler]
+# Run skills on their schedules (false: only `nightjarctl run SKILL`).
+enabled = true
+
+# IANA time zone of the schedules. Default: CW_TIMEZONE, or UTC.
+# timezone = "America/Chicago"
+
+# A run missed while the daemon was down is caught up once, within this many minutes.
+catch_up_minutes = 360
+
+# Per skill: schedule (5-field crontab, Sunday = 0 or 7), mode ("observe", the default,
+# "enforce" or "dry-run"; `nightjarctl mode` changes it with a signed verdict), and scope.
+# The built-in schedules: triage 02:00 daily, renewal sweep Mondays 04:00, pre-billing
+# Mondays 05:00.
+# [skills.msp-night-triage]
+# schedule = "0 2 * * *"
+# mode = "observe"
+# boards = [1]
+#
+# [skills.msp-renewal-sweep]
+# expiring_days = 90
 "#;

@@ -79,6 +79,46 @@ pub enum Request {
     Revoke(crate::verdict::Signed),
     /// Change a skill's mode (a signed `ModePayload`).
     SetMode(crate::verdict::Signed),
+    /// Run a skill now; answered when the run ends.
+    Run { skill: String },
+    /// Each skill's schedule, mode and next fire times.
+    Schedule,
+}
+
+/// How a run ended (`nightjarctl run`, `nightjarctl demo`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct RunSummary {
+    pub run_id: String,
+    pub skill: String,
+    pub mode: crate::event::Mode,
+    pub model: String,
+    pub outcome: crate::event::RunOutcome,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub items_done: u32,
+    pub items_skipped: u32,
+    pub items_failed: u32,
+    pub tokens: crate::event::TokenUsage,
+    pub duration_ms: u64,
+}
+
+/// One skill in `nightjarctl schedule`.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct ScheduleEntry {
+    pub skill: String,
+    /// The crontab as configured (`None`: not scheduled).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub schedule: Option<String>,
+    pub timezone: String,
+    pub mode: crate::event::Mode,
+    /// The next fire times, UTC.
+    pub next: Vec<DateTime<Utc>>,
+    /// The same in the schedule's time zone, RFC 3339 with offset.
+    pub next_local: Vec<String>,
+    pub running: bool,
+    /// Why the skill cannot be scheduled, if it cannot.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub problem: Option<String>,
 }
 
 /// A response line. A request gets exactly one response, except `Tail`, which gets zero or more
@@ -102,6 +142,8 @@ pub enum Response {
         from: Option<crate::event::Mode>,
         to: crate::event::Mode,
     },
+    Run(Box<RunSummary>),
+    Schedule(Vec<ScheduleEntry>),
     Error(ControlError),
 }
 

@@ -263,6 +263,23 @@ pub struct Budgets {
     pub seconds_per_run: u64,
 }
 
+/// One call the night agent's model made while working an item, and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct ItemCall {
+    /// The function the model called (`tickets_update`).
+    pub function: String,
+    pub tool: String,
+    pub action: String,
+    /// The gate's answer (`ok`, `recorded_for_review`, `pending_approval`, `executed`,
+    /// `preview`, `denied`, `error`), or the agent's own refusal before sending: `invalid`
+    /// (arguments failed the schema), `duplicate` (identical to an earlier call),
+    /// `unknown_function`.
+    pub status: String,
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub proposal_id: Option<String>,
+}
+
 /// What started a run.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
 #[serde(rename_all = "snake_case")]
@@ -456,6 +473,9 @@ pub enum Event {
         model: String,
         budgets: Budgets,
         trigger: RunTrigger,
+        /// The schedule slot this run fills (scheduled and catch-up runs).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        scheduled_for: Option<DateTime<Utc>>,
         /// Set when this run resumes an interrupted one.
         #[serde(default, skip_serializing_if = "Option::is_none")]
         resumes: Option<String>,
@@ -488,6 +508,9 @@ pub enum Event {
         steps: u32,
         tokens: TokenUsage,
         summary: String,
+        /// Every call the model made for the item, and what became of it.
+        #[serde(default, skip_serializing_if = "Vec::is_empty")]
+        calls: Vec<ItemCall>,
     },
     ModeChanged {
         skill: String,

@@ -40,6 +40,15 @@ pub struct RunState {
     pub finished: bool,
     /// Items that started, with whether they finished.
     pub items: BTreeMap<String, bool>,
+    /// The run this one resumes.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub resumes: Option<String>,
+    /// The item being worked (started, not finished).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub current: Option<String>,
+    /// Items during which a change was sent upstream (`ActionExecuting`): never redone on resume.
+    #[serde(default, skip_serializing_if = "BTreeSet::is_empty")]
+    pub wrote: BTreeSet<String>,
 }
 
 /// An enrolled operator key.
@@ -65,6 +74,9 @@ pub struct Projections {
     /// Modes set by signed `ModeChanged` events; these win over configuration.
     pub signed_modes: BTreeMap<String, Mode>,
     pub runs: BTreeMap<String, RunState>,
+    /// Per skill, the newest schedule slot a run was started for (catch-up after a restart).
+    #[serde(default)]
+    pub last_scheduled: BTreeMap<String, chrono::DateTime<chrono::Utc>>,
     pub consumed_nonces: BTreeSet<String>,
     pub keys: BTreeMap<String, KeyState>,
     pub in_flight: BTreeMap<String, InFlight>,
@@ -144,6 +156,11 @@ impl Projections {
                         proposal_id: proposal_id.clone(),
                     },
                 );
+                if let Some(run) = envelope.run_id.as_ref().and_then(|r| self.runs.get_mut(r))
+                    && let Some(item) = run.current.clone()
+                {
+                    run.wrote.insert(item);
+                }
             }
             Event::ActionExecuted { call_id, .. }
             | Event::ActionFailed { call_id, .. }
@@ -156,7 +173,22 @@ impl Projections {
             } => {
                 self.pending.remove(proposal_id);
             }
-            Event::RunStarted { run_id, skill, .. } => {
+            Event::RunStarted {
+                run_id,
+                skill,
+                resumes,
+                scheduled_for,
+                ..
+            } => {
+                if let Some(slot) = scheduled_for {
+                    let last = self.last_scheduled.entry(skill.clone()).or_insert(*slot);
+                    *last = (*last).max(*slot);
+                }
+                // A resumed run supersedes the one it resumes.
+                if let Some(old) = resumes.as_ref().and_then(|r| self.runs.get_mut(r)) {
+                    old.finished = true;
+                    old.current = None;
+                }
                 self.runs.insert(
                     run_id.clone(),
                     RunState {
@@ -164,6 +196,9 @@ impl Projections {
                         started_seq: envelope.seq,
                         finished: false,
                         items: BTreeMap::new(),
+                        resumes: resumes.clone(),
+                        current: None,
+                        wrote: BTreeSet::new(),
                     },
                 );
             }
@@ -177,6 +212,7 @@ impl Projections {
             } => {
                 if let Some(run) = self.runs.get_mut(run_id) {
                     run.items.entry(item_id.clone()).or_insert(false);
+                    run.current = Some(item_id.clone());
                 }
             }
             Event::ItemFinished {
@@ -184,6 +220,9 @@ impl Projections {
             } => {
                 if let Some(run) = self.runs.get_mut(run_id) {
                     run.items.insert(item_id.clone(), true);
+                    if run.current.as_ref() == Some(item_id) {
+                        run.current = None;
+                    }
                 }
             }
             Event::KeyEnrolled {
@@ -397,6 +436,7 @@ mod tests {
                 model: "m".into(),
                 budgets: Default::default(),
                 trigger: crate::event::RunTrigger::Manual,
+                scheduled_for: Some("2026-11-23T02:00:00Z".parse().unwrap()),
                 resumes: None,
             },
             Event::ItemStarted {
@@ -419,14 +459,74 @@ mod tests {
                 steps: 2,
                 tokens: Default::default(),
                 summary: "ok".into(),
+                calls: vec![],
             },
         ]);
         assert_eq!(p.mode_of("triage"), Mode::Enforce);
+        assert_eq!(
+            p.last_scheduled
+                .get("triage")
+                .map(|t| t.to_rfc3339())
+                .as_deref(),
+            Some("2026-11-23T02:00:00+00:00")
+        );
         assert_eq!(p.mode_of("renewals"), Mode::Observe);
         let run = &p.runs["r1"];
         assert!(!run.finished);
         assert_eq!(run.items.get("t1"), Some(&true));
         assert_eq!(run.items.get("t2"), Some(&false));
         assert_eq!(p.unfinished_runs().count(), 1);
+        assert_eq!(run.current.as_deref(), Some("t2"));
+    }
+
+    #[test]
+    fn a_write_inside_an_item_marks_it_and_a_resume_supersedes_the_run() {
+        let mut p = Projections::default();
+        let started = |run: &str, resumes: Option<&str>| Event::RunStarted {
+            run_id: run.into(),
+            skill: "triage".into(),
+            mode: Mode::Enforce,
+            model: "m".into(),
+            budgets: Default::default(),
+            trigger: crate::event::RunTrigger::Manual,
+            scheduled_for: None,
+            resumes: resumes.map(Into::into),
+        };
+        let item = Event::ItemStarted {
+            run_id: "r1".into(),
+            item_id: "t1".into(),
+            kind: "ticket".into(),
+            subject: "1".into(),
+        };
+        let executing = Event::ActionExecuting {
+            call_id: "c1".into(),
+            proposal_id: None,
+            tool: "cw_tickets".into(),
+            action: "update".into(),
+            request: UpstreamRequest {
+                product: "manage".into(),
+                method: "PATCH".into(),
+                path: "/service/tickets/1".into(),
+                body: None,
+            },
+        };
+        for (seq, event) in [started("r1", None), item, executing]
+            .into_iter()
+            .enumerate()
+        {
+            let mut e = envelope(seq as u64, event);
+            e.run_id = Some("r1".into());
+            p.apply(&e);
+        }
+        assert!(p.runs["r1"].wrote.contains("t1"));
+        p.apply(&envelope(3, started("r2", Some("r1"))));
+        assert!(p.runs["r1"].finished, "superseded by its resume");
+        assert_eq!(p.runs["r2"].resumes.as_deref(), Some("r1"));
+        assert_eq!(
+            p.unfinished_runs()
+                .map(|(id, _)| id.as_str())
+                .collect::<Vec<_>>(),
+            ["r2"]
+        );
     }
 }
