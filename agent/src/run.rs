@@ -336,7 +336,17 @@ impl Agent<'_> {
                     format!("budget: the item's {} s are used", item_wall.as_secs()),
                 ));
             };
-            let run_left = self.run_budget_left(clock).map_err(Stop::Budget)?;
+            // Mid-item only the run's wall time stops the run; its tokens are checked between
+            // items, so an item is not cut off half done for a few tokens.
+            let run_left = Duration::from_secs(self.budgets.seconds_per_run)
+                .checked_sub(clock.started.elapsed())
+                .filter(|d| !d.is_zero())
+                .ok_or_else(|| {
+                    Stop::Budget(format!(
+                        "budget: the run's {} s of wall time are used",
+                        self.budgets.seconds_per_run
+                    ))
+                })?;
             let wait = item_left.min(run_left).max(Duration::from_secs(1));
             report.steps += 1;
             let reply = tokio::select! {

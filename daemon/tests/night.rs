@@ -1,0 +1,618 @@
+//! The night shift over the sandbox tenant with a scripted OpenAI-compatible model: the loop's
+//! mechanics (tool calls, malformed arguments, repeats, calls written in the text, an error
+//! inside an HTTP 200 stream, a hang, an unreachable model), budgets, modes (observe sends
+//! nothing; enforce executes allowed writes and queues hard ones), and one run at a time.
+
+use std::collections::BTreeMap;
+use std::sync::{Arc, Mutex};
+use std::time::Duration;
+
+use agent::model::ModelConfig;
+use agent::scripted::{Script, ScriptedModel};
+use daemon::approvals::Settlements;
+use daemon::catalog::Context;
+use daemon::connector::{Connectors, Policy, Settings};
+use daemon::gate::Gate;
+use daemon::log::{Options, Store};
+use daemon::mcp;
+use daemon::night::{Night, RunError};
+use daemon::redact::Redactor;
+use schemas::config::{Config, SkillConfig};
+use schemas::event::{Envelope, Event, ItemOutcome, Mode, RunOutcome, RunTrigger};
+use serde_json::{Value, json};
+use tokio_util::sync::CancellationToken;
+
+const TRIAGE: &str = "msp-night-triage";
+
+struct World {
+    tenant: sandbox::Running,
+    store: Store,
+    night: Night,
+    model: Option<ScriptedModel>,
+    _dir: tempfile::TempDir,
+}
+
+type Respond = Box<dyn Fn(&Value) -> Script + Send + Sync>;
+
+async fn world(mode: Mode, tweak: impl FnOnce(&mut Config), respond: Option<Respond>) -> World {
+    let tenant = sandbox::start(sandbox::Config::default()).await.unwrap();
+    let today = tenant.truth().today.parse().unwrap();
+    let settings = Settings::from_env_lines(&tenant.env_lines()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(
+        &dir.path().join("log"),
+        &dir.path().join("checkpoint.json"),
+        Options::default(),
+    )
+    .unwrap();
+    let ctx = Arc::new(Context::new(
+        Connectors::new(&settings, &Policy::default()),
+        settings.connector_states(),
+        today,
+    ));
+    let mut config = Config::default();
+    config.agent.max_items = 5;
+    config.skills.insert(
+        TRIAGE.into(),
+        SkillConfig {
+            mode: Some(mode),
+            ..SkillConfig::default()
+        },
+    );
+    tweak(&mut config);
+    let gate = Gate::new(
+        store.clone(),
+        ctx,
+        Arc::new(Redactor::new(settings.secrets())),
+        config.gate.clone(),
+    )
+    .unwrap();
+    let shared = mcp::Shared {
+        gate,
+        settlements: Arc::new(Settlements::default()),
+        approval_wait: Duration::from_secs(5),
+    };
+    let model = match respond {
+        Some(r) => Some(ScriptedModel::start(r).await),
+        None => None,
+    };
+    let model_config = model.as_ref().map(|m| ModelConfig {
+        url: m.url().to_owned(),
+        model: "scripted".into(),
+        ..ModelConfig::default()
+    });
+    let night = Night::new(
+        shared,
+        agent::skill::builtin(),
+        config,
+        model_config,
+        CancellationToken::new(),
+    );
+    World {
+        tenant,
+        store,
+        night,
+        model,
+        _dir: dir,
+    }
+}
+
+fn events(store: &Store) -> Vec<Envelope> {
+    store
+        .range(0, store.len())
+        .collect::<Result<_, _>>()
+        .unwrap()
+}
+
+/// The ticket a triage request is about (`Work item: #41115 ...`).
+fn ticket_of(request: &Value) -> i64 {
+    let user = request["messages"][1]["content"].as_str().unwrap_or("");
+    user.split("Work item: #")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the item's ticket in the user message")
+}
+
+/// How many turns of this conversation came before (assistant messages so far).
+fn turn(request: &Value) -> usize {
+    request["messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["role"] == "assistant").count())
+        .unwrap_or(0)
+}
+
+/// The text the agent gave back for the model's previous calls.
+fn feedback(request: &Value) -> String {
+    request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["role"] == "tool"
+                || m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("Result of"))
+        })
+        .filter_map(|m| m["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}
+
+fn writes(tenant: &sandbox::Running) -> Vec<String> {
+    tenant
+        .journal()
+        .into_iter()
+        .filter(|e| e.method != "GET")
+        .map(|e| format!("{} {}", e.method, e.path))
+        .collect()
+}
+
+fn item_finished(store: &Store) -> BTreeMap<String, (ItemOutcome, Option<String>, Vec<String>)> {
+    events(store)
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::ItemFinished {
+                item_id,
+                outcome,
+                reason,
+                calls,
+                ..
+            } => Some((
+                item_id,
+                (
+                    outcome,
+                    reason,
+                    calls
+                        .into_iter()
+                        .map(|c| format!("{}:{}", c.function, c.status))
+                        .collect(),
+                ),
+            )),
+            _ => None,
+        })
+        .collect()
+}
+
+/// Update the priority and leave a note, then close: a well-behaved dispatcher.
+fn dispatcher(discussion: bool) -> Respond {
+    Box::new(move |req: &Value| {
+        let id = ticket_of(req);
+        if turn(req) == 0 {
+            Script::Calls(vec![
+                (
+                    "tickets_update".into(),
+                    json!({"id": id, "priority_id": 2}).to_string(),
+                ),
+                (
+                    "tickets_add_note".into(),
+                    json!({"id": id, "text": "Likely a mapped-drive permission; check the group.",
+                           "internal": !discussion, "discussion": discussion})
+                    .to_string(),
+                ),
+            ])
+        } else {
+            Script::Text(format!("#{id}: priority 2, note left."))
+        }
+    })
+}
+
+#[tokio::test]
+async fn observe_runs_every_item_records_every_change_and_sends_nothing() {
+    let w = world(Mode::Observe, |_| {}, Some(dispatcher(false))).await;
+    w.tenant.clear_journal();
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:?}");
+    assert_eq!(summary.mode, Mode::Observe);
+    assert_eq!(summary.items_done, 5);
+    assert!(summary.tokens.prompt > 0);
+    assert_eq!(
+        writes(&w.tenant),
+        Vec::<String>::new(),
+        "observe sends no write"
+    );
+
+    let log = events(&w.store);
+    let started = log
+        .iter()
+        .find_map(|e| match &e.event {
+            Event::RunStarted { mode, model, .. } => Some((*mode, model.clone())),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(started, (Mode::Observe, "scripted".to_string()));
+    let recorded = log
+        .iter()
+        .filter(|e| {
+            matches!(&e.event, Event::ActionProposed { disposition, .. }
+                if format!("{disposition:?}").contains("Recorded"))
+        })
+        .count();
+    assert_eq!(
+        recorded, 10,
+        "an update and a note per item, each recorded for review"
+    );
+    for (item, (outcome, _, calls)) in item_finished(&w.store) {
+        assert_eq!(outcome, ItemOutcome::Done, "{item}");
+        assert_eq!(
+            calls,
+            [
+                "tickets_update:recorded_for_review",
+                "tickets_add_note:recorded_for_review"
+            ]
+        );
+    }
+    // Every event of the run carries its run id and the skill principal.
+    assert!(
+        log.iter()
+            .filter(|e| matches!(e.event, Event::ActionProposed { .. }))
+            .all(|e| e.run_id.as_deref() == Some(summary.run_id.as_str()))
+    );
+
+    // What the model was sent: max_tokens always, and only the skill's functions.
+    let requests = w.model.as_ref().unwrap().requests();
+    assert_eq!(requests.len(), 10, "two turns per item");
+    for r in &requests {
+        assert!(r["max_tokens"].as_u64().is_some_and(|t| t > 0));
+        let mut names: Vec<&str> = r["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .map(|t| t["function"]["name"].as_str().unwrap())
+            .collect();
+        names.sort();
+        assert_eq!(
+            names,
+            [
+                "companies_get",
+                "tickets_add_note",
+                "tickets_get",
+                "tickets_notes",
+                "tickets_update"
+            ]
+        );
+        // The item's ticket is the only id the model may touch; triage may not set a status.
+        let update = r["tools"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|t| t["function"]["name"] == "tickets_update")
+            .unwrap();
+        let props = &update["function"]["parameters"]["properties"];
+        assert_eq!(props["id"]["enum"], json!([ticket_of(r)]));
+        assert!(props.get("status_id").is_none());
+        assert!(
+            props["priority_id"]["enum"]
+                .as_array()
+                .is_some_and(|e| !e.is_empty())
+        );
+    }
+}
+
+#[tokio::test]
+async fn enforce_executes_allowed_writes_and_queues_hard_ones() {
+    // A customer-visible (discussion) note is hard for the night agent.
+    let w = world(Mode::Enforce, |_| {}, Some(dispatcher(true))).await;
+    w.tenant.clear_journal();
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:?}");
+    let sent = writes(&w.tenant);
+    assert_eq!(sent.len(), 5, "one PATCH per ticket: {sent:?}");
+    assert!(
+        sent.iter()
+            .all(|s| s.starts_with("PATCH ") && s.contains("/service/tickets/"))
+    );
+    for (_, (_, _, calls)) in item_finished(&w.store) {
+        assert_eq!(
+            calls,
+            [
+                "tickets_update:executed",
+                "tickets_add_note:pending_approval"
+            ]
+        );
+    }
+    let pending = w.store.projections().pending;
+    assert_eq!(pending.len(), 5, "every hard note waits for a human");
+    assert!(
+        pending
+            .values()
+            .all(|p| p.action == "add_note" && p.run_id.is_some())
+    );
+}
+
+#[tokio::test]
+async fn the_loop_survives_what_small_models_and_local_servers_do() {
+    let tenant_ids = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let ids = Arc::clone(&tenant_ids);
+    let respond: Respond = Box::new(move |req: &Value| {
+        let id = ticket_of(req);
+        // Items are worked one after another: a ticket's rank is the order it first appeared.
+        let rank = {
+            let mut seen = ids.lock().unwrap();
+            match seen.iter().position(|t| *t == id) {
+                Some(r) => r,
+                None => {
+                    seen.push(id);
+                    seen.len() - 1
+                }
+            }
+        };
+        let update = |extra: Value| {
+            let mut args = json!({"id": id, "priority_id": 3});
+            if let (Some(a), Some(e)) = (args.as_object_mut(), extra.as_object()) {
+                a.extend(e.clone());
+            }
+            ("tickets_update".to_string(), args.to_string())
+        };
+        match (rank, turn(req)) {
+            // 0: malformed JSON, then an unknown field and a string id, then right.
+            (0, 0) => Script::Calls(vec![("tickets_update".into(), "{\"id\": ".into())]),
+            (0, 1) => Script::Calls(vec![update(json!({"owner": 7}))]),
+            (0, 2) => Script::Calls(vec![(
+                "tickets_update".into(),
+                json!({"id": id.to_string(), "priority_id": 3}).to_string(),
+            )]),
+            (0, _) => Script::Text("done".into()),
+            // 1: the same call again and again.
+            (1, _) => Script::Calls(vec![update(json!({}))]),
+            // 2: the call written as fenced JSON in the text (no native tool call).
+            (2, 0) => Script::Text(format!(
+                "I will set the priority.\n```json\n{{\"name\": \"tickets_update\", \"arguments\": {{\"id\": {id}, \"priority_id\": 3}}}}\n```"
+            )),
+            (2, _) => Script::Text("Priority set.".into()),
+            // 3: HTTP 200, then an error inside the stream.
+            (3, _) => Script::StreamError("failed to parse tool call".into()),
+            // 4: never answers.
+            _ => Script::Hang,
+        }
+    });
+    let w = world(
+        Mode::Observe,
+        |c| c.agent.seconds_per_item = 3,
+        Some(respond),
+    )
+    .await;
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    let untriaged = tenant_ids.lock().unwrap().clone();
+    assert_eq!(untriaged.len(), 5);
+    let items = item_finished(&w.store);
+    let item = |rank: usize| &items[&format!("ticket:{}", untriaged[rank])];
+
+    // 0: both bad calls were refused before sending and explained; the third went through.
+    assert_eq!(item(0).0, ItemOutcome::Done);
+    assert_eq!(
+        item(0).2,
+        [
+            "tickets_update:invalid",
+            "tickets_update:invalid",
+            "tickets_update:recorded_for_review"
+        ]
+    );
+    let requests = w.model.as_ref().unwrap().requests();
+    let of = |rank: usize, turn_no: usize| {
+        requests
+            .iter()
+            .find(|r| ticket_of(r) == untriaged[rank] && turn(r) == turn_no)
+            .map(feedback)
+            .unwrap_or_default()
+    };
+    assert!(of(0, 1).contains("not valid JSON"), "{}", of(0, 1));
+    assert!(of(0, 2).contains("unknown field `owner`"), "{}", of(0, 2));
+    // The string "id" was coerced to the integer the schema asks for.
+    let proposed: Vec<Value> = events(&w.store)
+        .into_iter()
+        .filter_map(|e| match e.event {
+            Event::ActionProposed { params, .. } => Some(params),
+            _ => None,
+        })
+        .collect();
+    assert!(proposed.contains(&json!({"id": untriaged[0], "priority_id": 3})));
+
+    // 1: sent once; the repeats were answered from memory, then the item was ended.
+    assert_eq!(
+        item(1).2,
+        [
+            "tickets_update:recorded_for_review",
+            "tickets_update:duplicate",
+            "tickets_update:duplicate"
+        ]
+    );
+    assert_eq!(item(1).1.as_deref(), Some("loop: repeated identical calls"));
+    assert!(of(1, 2).contains("You already made exactly this call"));
+
+    // 2: recovered from the text.
+    assert_eq!(item(2).2, ["tickets_update:recorded_for_review"]);
+    assert_eq!(item(2).0, ItemOutcome::Done);
+
+    // 3: the stream error is the item's failure, with the server's words.
+    assert_eq!(item(3).0, ItemOutcome::Failed);
+    assert!(
+        item(3)
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("failed to parse tool call"),
+        "{:?}",
+        item(3)
+    );
+
+    // 4: the hang ends at the item's wall-time budget.
+    assert_eq!(item(4).0, ItemOutcome::Failed);
+    assert!(
+        item(4)
+            .1
+            .as_deref()
+            .unwrap()
+            .contains("did not answer within"),
+        "{:?}",
+        item(4)
+    );
+
+    // Two model failures in a row stop the run, with the reason recorded.
+    assert_eq!(summary.outcome, RunOutcome::Stopped);
+    assert!(
+        summary
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("two items in a row"),
+        "{summary:?}"
+    );
+    let finished = events(&w.store)
+        .into_iter()
+        .find_map(|e| match e.event {
+            Event::RunFinished {
+                reason, outcome, ..
+            } => Some((outcome, reason)),
+            _ => None,
+        })
+        .unwrap();
+    assert_eq!(finished.0, RunOutcome::Stopped);
+    assert_eq!(writes(&w.tenant), Vec::<String>::new());
+}
+
+#[tokio::test]
+async fn budgets_hold_per_item_and_per_run() {
+    // Always another read, never a closing line: the step budget ends each item.
+    let respond: Respond = Box::new(|req: &Value| {
+        let depth = if turn(req) % 2 == 0 {
+            "summary"
+        } else {
+            "full"
+        };
+        Script::call("tickets_get", json!({"id": ticket_of(req), "depth": depth}))
+    });
+    let w = world(
+        Mode::Observe,
+        |c| {
+            c.agent.steps_per_item = 2;
+            c.agent.max_items = 2;
+        },
+        Some(respond),
+    )
+    .await;
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.items_failed, 2, "{summary:?}");
+    for (_, (outcome, reason, calls)) in item_finished(&w.store) {
+        assert_eq!(outcome, ItemOutcome::Failed);
+        assert_eq!(
+            reason.as_deref(),
+            Some("budget: 2 steps used without a closing answer")
+        );
+        assert_eq!(calls, ["tickets_get:ok", "tickets_get:ok"]);
+    }
+
+    // A run's token budget stops the run between items.
+    let w = world(
+        Mode::Observe,
+        |c| c.agent.tokens_per_run = 1,
+        Some(dispatcher(false)),
+    )
+    .await;
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Stopped);
+    assert_eq!(summary.items_done, 1, "{summary:?}");
+    assert!(
+        summary.reason.as_deref().unwrap().starts_with("budget:"),
+        "{summary:?}"
+    );
+}
+
+#[tokio::test]
+async fn an_unreachable_or_missing_model_stops_the_run_with_the_reason() {
+    // A port nothing listens on.
+    let port = std::net::TcpListener::bind("127.0.0.1:0")
+        .unwrap()
+        .local_addr()
+        .unwrap()
+        .port();
+    let mut w = world(Mode::Observe, |_| {}, None).await;
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Stopped);
+    assert!(
+        summary
+            .reason
+            .as_deref()
+            .unwrap()
+            .contains("no model configured")
+    );
+
+    w.night = Night::new(
+        {
+            // Rebuild over the same store with a model URL that refuses connections.
+            let tenant_settings = Settings::from_env_lines(&w.tenant.env_lines()).unwrap();
+            let ctx = Arc::new(Context::new(
+                Connectors::new(&tenant_settings, &Policy::default()),
+                tenant_settings.connector_states(),
+                w.tenant.truth().today.parse().unwrap(),
+            ));
+            mcp::Shared {
+                gate: Gate::new(
+                    w.store.clone(),
+                    ctx,
+                    Arc::new(Redactor::new(tenant_settings.secrets())),
+                    Default::default(),
+                )
+                .unwrap(),
+                settlements: Arc::new(Settlements::default()),
+                approval_wait: Duration::from_secs(5),
+            }
+        },
+        agent::skill::builtin(),
+        Config::default(),
+        Some(ModelConfig {
+            url: format!("http://127.0.0.1:{port}/v1"),
+            model: "gone".into(),
+            ..ModelConfig::default()
+        }),
+        CancellationToken::new(),
+    );
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.outcome, RunOutcome::Stopped, "{summary:?}");
+    let reason = summary.reason.unwrap();
+    assert!(
+        reason.contains("model unreachable") && reason.contains(&port.to_string()),
+        "{reason}"
+    );
+    // The item that met the dead model is not recorded as finished: a resume would redo it.
+    let stopped_runs = events(&w.store)
+        .iter()
+        .filter(|e| {
+            matches!(
+                &e.event,
+                Event::RunFinished {
+                    outcome: RunOutcome::Stopped,
+                    ..
+                }
+            )
+        })
+        .count();
+    assert_eq!(stopped_runs, 2);
+}
+
+#[tokio::test]
+async fn one_run_of_a_skill_at_a_time_and_unknown_skills_are_named() {
+    let respond: Respond = Box::new(|_| {
+        Script::After(
+            Duration::from_millis(1500),
+            Box::new(Script::Text("ok".into())),
+        )
+    });
+    let w = world(Mode::Observe, |c| c.agent.max_items = 1, Some(respond)).await;
+    let (first, second) = tokio::join!(w.night.run(TRIAGE, RunTrigger::Manual, None), async {
+        tokio::time::sleep(Duration::from_millis(300)).await;
+        w.night.run(TRIAGE, RunTrigger::Schedule, None).await
+    });
+    assert_eq!(first.unwrap().outcome, RunOutcome::Completed);
+    assert!(
+        matches!(second, Err(RunError::AlreadyRunning(ref s)) if s == TRIAGE),
+        "{second:?}"
+    );
+    assert!(!w.night.is_running(TRIAGE));
+    let err = w
+        .night
+        .run("msp-nope", RunTrigger::Manual, None)
+        .await
+        .unwrap_err();
+    assert!(err.to_string().contains("no skill `msp-nope`"));
+}
