@@ -15,6 +15,7 @@ mod agreements;
 mod api;
 mod calc;
 mod companies;
+mod cpq;
 mod meta;
 mod remote;
 mod resolve;
@@ -555,7 +556,11 @@ impl Catalog {
                 "RMM (Asio) devices, patches and scripts, and ScreenConnect sessions; everything that runs on a machine is hard.",
                 rmm::actions(),
             ),
-            ("cw_cpq", "CPQ (Sell) quotes.", Vec::new()),
+            (
+                "cw_cpq",
+                "CPQ (Sell) quotes: read, create from a template, add lines; sending one to the customer is hard.",
+                cpq::actions(),
+            ),
             (
                 "cw_api",
                 "Raw access to any Manage API path (find it with cw_meta search): reads free, writes confirm-gated, DELETE and security, member, API-key and finance-setup paths hard-gated.",
@@ -636,6 +641,16 @@ pub async fn execute(
             connectors
                 .asio()?
                 .post(call, &segments, body.unwrap_or(&empty), false)
+                .await?,
+        )),
+        ("sell", &Method::POST) if request.path.starts_with(cpq::COPY_PREFIX) => {
+            cpq::execute_shell(connectors.sell()?, call, &request.path, body).await
+        }
+        ("sell", &Method::PATCH) => Ok((
+            200,
+            connectors
+                .sell()?
+                .patch(call, &segments, &cpq::patch_ops(body))
                 .await?,
         )),
         ("sell", &Method::POST) => Ok((

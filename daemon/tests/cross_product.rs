@@ -380,3 +380,141 @@ async fn fleet_health_matches_the_sandbox_for_every_company() {
     assert_eq!(w.writes(), Vec::<String>::new());
     w.tenant.shutdown().await;
 }
+
+/// `a × b` to cents, as the catalog's exact decimals print it.
+fn cents(x: f64) -> String {
+    format!("{:.2}", (x * 100.0).round() / 100.0)
+}
+
+#[tokio::test]
+async fn renewals_and_renewal_quote_go_from_manage_to_a_cpq_quote_with_exact_prices() {
+    let w = world().await;
+    let truth = w.tenant.truth().clone();
+
+    // renewals: every planted expiring agreement, valued at its fee plus billable additions.
+    let renewals = w
+        .read("cw_agreements", "renewals", json!({"days": 90}))
+        .await;
+    assert_eq!(renewals["count"], truth.agreements.expiring.len());
+    let mut total = 0.0;
+    for planted in &truth.agreements.expiring {
+        let got = w
+            .read("cw_agreements", "get", json!({"id": planted.agreement_id}))
+            .await;
+        let fee = got["agreement"]["billAmount"].as_f64().unwrap_or_default();
+        let additions: f64 = got["additions"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .filter(|a| a["billCustomer"] == "Billable" && a.get("cancelledDate").is_none())
+            .map(|a| a["quantity"].as_f64().unwrap() * a["unitPrice"].as_f64().unwrap())
+            .sum();
+        let row = renewals["renewals"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|r| r["agreement"]["id"] == planted.agreement_id)
+            .unwrap();
+        assert_eq!(row["monthly_value"], cents(fee + additions), "{row}");
+        assert_eq!(
+            row["yearly_value"],
+            cents((fee + additions) * 12.0),
+            "{row}"
+        );
+        assert_eq!(row["window_days"], planted.window_days);
+        total += fee + additions;
+    }
+    assert_eq!(renewals["monthly_value_at_stake"], cents(total));
+
+    // renewal_quote: preview first (reads Manage and CPQ, writes nothing).
+    let planted = &truth.agreements.expiring[0];
+    let got = w
+        .read("cw_agreements", "get", json!({"id": planted.agreement_id}))
+        .await;
+    let billable: Vec<&Value> = got["additions"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter(|a| a["billCustomer"] == "Billable" && a.get("cancelledDate").is_none())
+        .collect();
+    assert!(!billable.is_empty());
+    w.tenant.clear_journal();
+    let params = json!({"agreement_id": planted.agreement_id, "uplift_percent": "5"});
+    let preview = w
+        .call("cw_agreements", "renewal_quote", params.clone(), false)
+        .await;
+    let ToolOutcome::Preview {
+        request, effect, ..
+    } = &preview
+    else {
+        panic!("{preview:?}")
+    };
+    assert_eq!(request.product, "sell");
+    assert!(
+        request.path.starts_with("/api/quotes/copyById/"),
+        "{request:?}"
+    );
+    let lines = request.body.as_ref().unwrap()["quoteItems"]
+        .as_array()
+        .unwrap()
+        .clone();
+    assert_eq!(lines.len(), billable.len());
+    let mut expected_total = 0.0;
+    for (line, addition) in lines.iter().zip(&billable) {
+        let raised = cents(addition["unitPrice"].as_f64().unwrap() * 1.05);
+        assert_eq!(cents(line["quoteItemPrice"].as_f64().unwrap()), raised);
+        assert_eq!(line["quantity"].as_f64(), addition["quantity"].as_f64());
+        expected_total += addition["quantity"].as_f64().unwrap() * raised.parse::<f64>().unwrap();
+    }
+    assert_eq!(
+        effect.amount.as_deref(),
+        Some(format!("{} USD", cents(expected_total)).as_str())
+    );
+    let products = w.products();
+    assert!(
+        products.contains("manage") && products.contains("cpq"),
+        "{products:?}"
+    );
+    assert_eq!(w.writes(), Vec::<String>::new());
+
+    // Confirmed (a write for a human in enforce mode): the copy, the patch, one POST per line.
+    let done = w.call("cw_agreements", "renewal_quote", params, true).await;
+    let ToolOutcome::Executed { result, .. } = &done else {
+        panic!("{done:?}")
+    };
+    let quote_id = result["quote"]["id"].as_str().unwrap().to_owned();
+    let writes = w.writes();
+    assert_eq!(writes.len(), 2 + lines.len(), "{writes:#?}");
+    assert!(writes[0].starts_with("POST cpq /cpq/api/quotes/copyById/"));
+    assert_eq!(writes[1], format!("PATCH cpq /cpq/api/quotes/{quote_id}"));
+    let quote = w.read("cw_cpq", "quote", json!({"id": quote_id})).await;
+    assert_eq!(quote["lines"].as_array().unwrap().len(), lines.len());
+    assert_eq!(
+        quote["quote"]["name"],
+        format!("Renewal: {}", got["agreement"]["name"].as_str().unwrap())
+    );
+    assert_eq!(
+        cents(quote["quote"]["total"].as_f64().unwrap()),
+        cents(expected_total)
+    );
+
+    // Sending it to the customer is hard: it waits, and nothing more is sent.
+    w.tenant.clear_journal();
+    let send = w
+        .call("cw_cpq", "send_quote", json!({"id": quote_id}), true)
+        .await;
+    assert_eq!(send.status(), "pending_approval", "{send:?}");
+    assert_eq!(w.writes(), Vec::<String>::new());
+
+    // Bad input is named, nothing is read.
+    let bad = w
+        .call(
+            "cw_agreements",
+            "renewal_quote",
+            json!({"agreement_id": planted.agreement_id, "uplift_percent": "$5"}),
+            false,
+        )
+        .await;
+    assert_eq!(error_of(&bad).kind, "invalid_params");
+    w.tenant.shutdown().await;
+}

@@ -46,7 +46,8 @@
 //! (`POST .../v2/automation/endpoints/schedule-tasks`, `GET .../v2/automation/endpoints/{e}/tasks/summary`,
 //! `GET .../v2/automation/tasks/{t}/instances/{i}/results`). Sell serves `/cpq/api/quotes`,
 //! `/cpq/api/quotes/{id}`, `/cpq/api/quoteItems`, `/cpq/api/quoteItems/{id}`, `/cpq/api/quoteTabs`,
-//! `/cpq/api/quoteTabs/{id}/quoteItems`. ScreenConnect serves `/sc/api/v1/sessions` (GET, POST),
+//! `/cpq/api/quoteTabs/{id}/quoteItems`, `/cpq/api/templates` and `POST /cpq/api/quotes/copyById/{id}`
+//! (a new quote from a quote or template, tabs and items copied). ScreenConnect serves `/sc/api/v1/sessions` (GET, POST),
 //! `/sc/api/v1/sessions/{id}`, `/{id}/details` and `POST /{id}/events` (commands: an event of type
 //! `QueuedCommand` whose `data` is the command; the sandbox answers it with a `RanCommand` event).
 //!

@@ -951,6 +951,7 @@ pub fn generate(seed: u64, size: Size, today: NaiveDate) -> (Tenant, Truth) {
     build_sc(&mut g, &companies);
     // Planted last and without the random stream, so everything above stays byte-identical.
     plant_uninstall_script(&mut g);
+    plant_quote_template(&mut g);
     let remote = plant_remote(&mut g, &tickets.recurring);
     let fleet = fleet_truth(&g, &companies);
 
@@ -2993,6 +2994,27 @@ fn plant_uninstall_script(g: &mut Gen) {
         "description": "Uninstalls the package named in the `package` parameter (winget / MSI product name).",
         "createdAt": ts(created), "updatedAt": ts(created), "hasParameters": true,
     }));
+}
+
+/// The CPQ template quote shells are copied from: one empty tab, no lines, fixed ids.
+fn plant_quote_template(g: &mut Gen) {
+    let id = format!("{:032x}", 0x7e3a_0000_0000_0000_0000_0000_0000_0001u128);
+    let tab = format!("{:032x}", 0x7e3b_0000_0000_0000_0000_0000_0000_0001u128);
+    let created = at(g.today - Duration::days(365), 9, 0);
+    g.t.cpq.entry("templates").or_default().insert(id.clone(), json!({
+        "id": id, "name": "Managed services renewal", "quoteNumber": 1, "quoteVersion": 1,
+        "isTemplate": true, "quoteStatus": "Draft", "quoteType": "Standard", "baseCurrency": "USD",
+        "quoteTotal": 0.0, "subtotal": 0.0, "tax": 0.0, "quoteCost": 0.0, "grossMargin": 0.0,
+        "grossMarginAmount": 0.0, "createDate": ts(created), "modifyDate": ts(created),
+        "primaryRep": "dwhitfield", "quoteCreator": "dwhitfield", "isArchive": false, "isLost": false,
+    }));
+    g.t.cpq.entry("quoteTabs").or_default().insert(
+        tab.clone(),
+        json!({
+            "id": tab, "idQuote": id, "tabName": "Services", "tabNumber": 1, "isOptional": false,
+            "isTotalsIncluded": true, "modifyDate": ts(created),
+        }),
+    );
 }
 
 /// The ScreenConnect sessions of a configuration (its id is custom property 5), sorted.

@@ -1,6 +1,7 @@
 //! Sell (ConnectWise CPQ) API subset under `/cpq`, following `sell-cpq-api-1.0.swagger.json`:
 //! quotes and quote lines (quote items) and tabs, Basic `accessKey+username:password` auth,
-//! `conditions`/`includeFields`/`page`/`pageSize` (default 50, max 1000) and JSON Patch.
+//! `conditions`/`includeFields`/`page`/`pageSize` (default 50, max 1000) and JSON Patch; templates
+//! and `quotes/copyById/{id}`, the API's only way to a new quote.
 
 use axum::http::StatusCode;
 use serde_json::{Value, json};
@@ -43,6 +44,8 @@ pub fn handle(s: &Shared, req: &Req) -> Reply {
         ("PATCH", ["api", "quoteItems", id]) => patch(s, req, "quoteItems", id),
         ("DELETE", ["api", "quoteItems", id]) => delete(s, "quoteItems", id),
         ("GET", ["api", "quoteTabs"]) => list(s, req, "quoteTabs", None),
+        ("GET", ["api", "templates"]) => list(s, req, "templates", None),
+        ("POST", ["api", "quotes", "copyById", id]) => copy(s, id),
         ("GET", ["api", "quoteTabs", id, "quoteItems"]) => {
             list(s, req, "quoteItems", Some(("idQuoteTabs", id)))
         }
@@ -140,6 +143,93 @@ fn price_line(item: &mut Value) {
     item["quantity"] = json!(qty);
     item["extendedPrice"] = json!((price * qty * 100.0).round() / 100.0);
     item["extendedCost"] = json!((cost * qty * 100.0).round() / 100.0);
+}
+
+/// `POST /api/quotes/copyById/{id}`: a new quote from a quote or a template, with copies of its
+/// tabs and items ("also copies tabs, items and quote customers"), as a draft at version 1.
+fn copy(s: &Shared, id: &str) -> Reply {
+    let mut t = s.write();
+    let source = t
+        .cpq
+        .get("quotes")
+        .and_then(|m| m.get(id))
+        .or_else(|| t.cpq.get("templates").and_then(|m| m.get(id)))
+        .cloned();
+    let Some(source) = source else {
+        return error(
+            StatusCode::NOT_FOUND,
+            &format!("quotes {id} was not found."),
+        );
+    };
+    let n = t.cpq.get("quotes").map(|m| m.len()).unwrap_or_default();
+    let new_id = format!(
+        "{:032x}",
+        0xc09e_0000_0000_0000_0000_0000_0000_0000u128 + n as u128 + 1
+    );
+    let number = 20_000 + n as i64;
+    let now = t.tick();
+    let mut quote = source.clone();
+    quote["id"] = json!(new_id);
+    quote["quoteNumber"] = json!(number);
+    quote["quoteVersion"] = json!(1);
+    quote["quoteStatus"] = json!("Draft");
+    quote["isSent"] = json!(false);
+    quote["isAccepted"] = json!(false);
+    quote["createDate"] = json!(ts(now));
+    quote["modifyDate"] = json!(ts(now));
+    if let Some(map) = quote.as_object_mut() {
+        map.remove("isTemplate");
+    }
+    let tabs: Vec<Value> = t
+        .cpq
+        .get("quoteTabs")
+        .map(|m| m.values().filter(|x| x["idQuote"] == id).cloned().collect())
+        .unwrap_or_default();
+    let items: Vec<Value> = t
+        .cpq
+        .get("quoteItems")
+        .map(|m| m.values().filter(|x| x["idQuote"] == id).cloned().collect())
+        .unwrap_or_default();
+    for (k, mut tab) in tabs.into_iter().enumerate() {
+        let old = tab["id"].as_str().unwrap_or_default().to_string();
+        let tab_id = format!(
+            "{:032x}",
+            0x7ab0_0000_0000_0000_0000_0000_0000_0000u128 + (n * 16 + k) as u128 + 1
+        );
+        tab["id"] = json!(tab_id);
+        tab["idQuote"] = json!(new_id);
+        for (j, mut item) in items
+            .iter()
+            .filter(|i| i["idQuoteTabs"] == old.as_str())
+            .cloned()
+            .enumerate()
+        {
+            let item_id = format!(
+                "{:032x}",
+                0x17e0_0000_0000_0000_0000_0000_0000_0000u128
+                    + ((n * 16 + k) * 256 + j) as u128
+                    + 1
+            );
+            item["id"] = json!(item_id);
+            item["idQuote"] = json!(new_id);
+            item["idQuoteTabs"] = json!(tab_id);
+            item["quote"] = json!({"id": new_id, "name": quote["name"]});
+            t.cpq.entry("quoteItems").or_default().insert(item_id, item);
+        }
+        t.cpq.entry("quoteTabs").or_default().insert(tab_id, tab);
+    }
+    t.cpq
+        .entry("quotes")
+        .or_default()
+        .insert(new_id.clone(), quote);
+    retotal(&mut t, &new_id);
+    let copied = t
+        .cpq
+        .get("quotes")
+        .and_then(|m| m.get(&new_id))
+        .cloned()
+        .unwrap_or_default();
+    Reply::json(StatusCode::OK, &copied)
 }
 
 fn add_item(s: &Shared, req: &Req) -> Reply {
