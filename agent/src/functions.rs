@@ -23,8 +23,12 @@ pub struct Function {
     pub action: String,
     pub risk: Risk,
     pub description: String,
-    /// JSON Schema of the arguments (the action's params), with enums added for the item.
+    /// JSON Schema of the arguments (the action's params), with the run's enums added.
     pub schema: Value,
+    /// Values an argument must take for this item, checked but not shown (the ticket's own id):
+    /// the schema the model sees stays the same across items, so the server's prompt cache
+    /// keeps the whole tool section.
+    pub pins: BTreeMap<String, Vec<Value>>,
 }
 
 impl Function {
@@ -42,6 +46,14 @@ impl Function {
             risk: help.info.risk,
             description,
             schema,
+            pins: BTreeMap::new(),
+        }
+    }
+
+    /// Requires `field`, if the action has it, to be one of `values`, without showing it.
+    pub fn pin(&mut self, field: &str, values: &[Value]) {
+        if self.schema["properties"].get(field).is_some() {
+            self.pins.insert(field.to_owned(), values.to_vec());
         }
     }
 
@@ -111,9 +123,18 @@ impl Function {
                 continue;
             }
             match coerce(prop, value) {
-                Ok(v) => {
-                    out.insert(key.clone(), v);
-                }
+                Ok(v) => match self.pins.get(key) {
+                    Some(allowed) if !allowed.contains(&v) => {
+                        let list: Vec<String> = allowed.iter().map(Value::to_string).collect();
+                        errors.push(format!(
+                            "`{key}`: {v} is not this item's; use {}",
+                            list.join(" or ")
+                        ));
+                    }
+                    _ => {
+                        out.insert(key.clone(), v);
+                    }
+                },
                 Err(e) => errors.push(format!("`{key}`: {e}")),
             }
         }
@@ -363,6 +384,14 @@ mod tests {
             "{errors:?}"
         );
         assert!(f.validate(&json!("nope")).is_err());
+        f.pin("id", &[json!(7)]);
+        assert!(
+            f.schema["properties"]["id"].get("enum").is_none(),
+            "pins are not shown"
+        );
+        assert!(f.validate(&json!({"id": 7})).is_ok());
+        let errors = f.validate(&json!({"id": 8})).unwrap_err();
+        assert_eq!(errors, ["`id`: 8 is not this item's; use 7"]);
         assert!(f.validate(&json!({"id": 1.5})).is_err());
     }
 

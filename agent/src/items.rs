@@ -23,6 +23,9 @@ pub struct WorkItem {
     /// Valid values of an argument, as (tool or `*`, argument, values): `cw_tickets` `id` -> this
     /// ticket only, `*` `board_id` -> the active boards. Enforced before a call leaves the agent.
     pub enums: Vec<(String, String, Vec<Value>)>,
+    /// Like `enums`, but checked without being shown to the model (the item's own ids): the
+    /// functions the model sees stay identical across items.
+    pub pins: Vec<(String, String, Vec<Value>)>,
     /// Arguments the model may not set for this item at all (triage never sets the status).
     pub forbidden: Vec<String>,
     /// The valid choices in words, for the prompt (`board 1 = Help Desk`, ...).
@@ -157,9 +160,11 @@ async fn new_tickets(session: &Session, options: &ItemOptions) -> Result<Vec<Wor
                 id: format!("ticket:{id}"),
                 kind: "ticket".into(),
                 subject: format!("#{id} {}", t["summary"].as_str().unwrap_or("")),
-                enums: vec![
+                pins: vec![
                     enumerate_of("cw_tickets", "id", vec![json!(id)]),
                     enumerate_of("cw_companies", "id", vec![t["company"]["id"].clone()]),
+                ],
+                enums: vec![
                     enumerate_of("*", "board_id", board_ids.clone()),
                     enumerate_of("*", "type_id", types.clone()),
                     enumerate_of("*", "subtype_id", subtypes.clone()),
@@ -204,7 +209,8 @@ async fn member_weeks(session: &Session) -> Result<Vec<WorkItem>, String> {
                     findings.len()
                 ),
                 data: json!({"member_id": member, "from": from, "to": to, "findings": findings}),
-                enums: vec![enumerate_of("cw_time", "id", entries)],
+                enums: Vec::new(),
+                pins: vec![enumerate_of("cw_time", "id", entries)],
                 forbidden: vec!["time_start".into(), "time_end".into()],
                 choices: String::new(),
             }
@@ -228,7 +234,8 @@ async fn member_weeks(session: &Session) -> Result<Vec<WorkItem>, String> {
                 a["used_hours"], a["limit_hours"]
             ),
             data: json!({"agreement": a, "window": {"from": utilization["from"], "to": utilization["to"]}}),
-            enums: vec![enumerate_of("cw_agreements", "id", vec![json!(id)])],
+            enums: Vec::new(),
+            pins: vec![enumerate_of("cw_agreements", "id", vec![json!(id)])],
             forbidden: Vec::new(),
             choices: String::new(),
         });
@@ -259,7 +266,8 @@ async fn expiring(session: &Session, options: &ItemOptions) -> Result<Vec<WorkIt
                     a["end_date"].as_str().unwrap_or(""),
                     a["days_left"]
                 ),
-                enums: vec![
+                enums: Vec::new(),
+                pins: vec![
                     enumerate_of("cw_agreements", "id", vec![json!(id)]),
                     enumerate_of("cw_companies", "id", vec![a["company_id"].clone()]),
                     enumerate_of("*", "company_id", vec![a["company_id"].clone()]),

@@ -255,6 +255,11 @@ impl Agent<'_> {
                     f.restrict(field, values);
                 }
             }
+            for (tool, field, values) in &item.pins {
+                if (tool == "*" || *tool == f.tool) && !values.is_empty() {
+                    f.pin(field, values);
+                }
+            }
             for field in &item.forbidden {
                 f.forbid(field);
             }

@@ -1,0 +1,292 @@
+//! The night shift through the real binaries: a run killed mid-item (SIGKILL) resumes at the
+//! next start without sending any item's writes twice; and the triage skill on the real local
+//! model (when CI has set one up), with every call it made in the log as gated events.
+
+use std::collections::BTreeMap;
+use std::sync::atomic::{AtomicBool, Ordering};
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
+use agent::scripted::{Script, ScriptedModel};
+use e2e::{Home, Sandbox, stdout};
+use serde_json::{Value, json};
+
+fn ticket_of(request: &Value) -> i64 {
+    let user = request["messages"][1]["content"].as_str().unwrap_or("");
+    user.split("Work item: #")
+        .nth(1)
+        .and_then(|r| r.split_whitespace().next())
+        .and_then(|n| n.parse().ok())
+        .expect("the item's ticket in the user message")
+}
+
+fn turn(request: &Value) -> usize {
+    request["messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["role"] == "assistant").count())
+        .unwrap_or(0)
+}
+
+fn export(home: &Home) -> Vec<Value> {
+    let out = home.ctl(&["log", "export"]);
+    assert!(out.status.success(), "log export: {}", e2e::stderr(&out));
+    stdout(&out)
+        .lines()
+        .map(|l| serde_json::from_str(l).expect("an exported event"))
+        .collect()
+}
+
+fn patches(sandbox: &Sandbox) -> Vec<String> {
+    sandbox
+        .journal()
+        .into_iter()
+        .filter(|e| e["method"] != "GET")
+        .map(|e| {
+            format!(
+                "{} {}",
+                e["method"].as_str().unwrap_or(""),
+                e["path"].as_str().unwrap_or("")
+            )
+        })
+        .collect()
+}
+
+fn wait_for(what: &str, limit: Duration, mut done: impl FnMut() -> bool) {
+    let deadline = Instant::now() + limit;
+    while !done() {
+        assert!(Instant::now() < deadline, "timed out waiting for {what}");
+        std::thread::sleep(Duration::from_millis(100));
+    }
+}
+
+fn write_config(home: &Home, extra: &str) {
+    std::fs::create_dir_all(home.config_dir()).unwrap();
+    std::fs::write(
+        home.config_dir().join("config.toml"),
+        format!("[scheduler]\nenabled = false\n\n[agent]\nmax_items = 5\n\n{extra}"),
+    )
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 4)]
+async fn a_run_killed_mid_item_resumes_without_sending_any_write_twice() {
+    let order = Arc::new(Mutex::new(Vec::<i64>::new()));
+    let hung = Arc::new(AtomicBool::new(false));
+    let (seen, hang) = (Arc::clone(&order), Arc::clone(&hung));
+    let model = ScriptedModel::start(move |req: &Value| {
+        let id = ticket_of(req);
+        let rank = {
+            let mut s = seen.lock().unwrap();
+            if !s.contains(&id) {
+                s.push(id);
+            }
+            s.iter().position(|t| *t == id).unwrap()
+        };
+        match turn(req) {
+            0 => Script::call("tickets_update", json!({"id": id, "priority_id": 2})),
+            // The third ticket: its change is sent, then the model hangs and the daemon dies.
+            _ if rank == 2 && !hang.swap(true, Ordering::SeqCst) => Script::Hang,
+            _ => Script::Text(format!("#{id} set to priority 2")),
+        }
+    })
+    .await;
+
+    let home = Home::new();
+    write_config(&home, "[skills.msp-night-triage]\nmode = \"enforce\"\n");
+    let sandbox = Sandbox::start(&[]);
+    let mut env = sandbox.env().to_vec();
+    env.push(("NIGHTJAR_MODEL_URL".into(), model.url().to_owned()));
+    env.push(("NIGHTJAR_MODEL".into(), "scripted".into()));
+    let daemon = home.start_daemon_with_env(&[], &env);
+    sandbox.clear_journal();
+
+    let run = home
+        .command("nightjarctl")
+        .args(["run", "msp-night-triage"])
+        .stdout(std::process::Stdio::null())
+        .stderr(std::process::Stdio::null())
+        .spawn()
+        .unwrap();
+    wait_for(
+        "the third ticket's change and the hang",
+        Duration::from_secs(60),
+        || hung.load(Ordering::SeqCst) && patches(&sandbox).len() == 3,
+    );
+    daemon.kill();
+    let mut run = run;
+    let _ = run.wait();
+    let before: Vec<String> = patches(&sandbox);
+    assert_eq!(before.len(), 3, "{before:?}");
+
+    // Restart: the interrupted run resumes by itself.
+    let daemon = home.start_daemon_with_env(&[], &env);
+    wait_for(
+        "the resumed run to send the last two changes",
+        Duration::from_secs(60),
+        || patches(&sandbox).len() >= 5,
+    );
+    // Let it record its end, then stop and read the log from disk.
+    std::thread::sleep(Duration::from_millis(1500));
+    let out = home.ctl(&["schedule"]);
+    assert!(
+        stdout(&out).contains("msp-night-triage"),
+        "{}",
+        stdout(&out)
+    );
+    assert!(
+        stdout(&out).contains("the scheduler is off"),
+        "{}",
+        stdout(&out)
+    );
+    daemon.stop();
+
+    let sent = patches(&sandbox);
+    let mut per_path = BTreeMap::<&str, usize>::new();
+    for p in &sent {
+        *per_path.entry(p.as_str()).or_default() += 1;
+    }
+    assert_eq!(per_path.len(), 5, "five tickets changed: {sent:?}");
+    assert!(
+        per_path.values().all(|n| *n == 1),
+        "no ticket changed twice: {sent:?}"
+    );
+
+    let log = export(&home);
+    let runs: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["event_type"] == "RunStarted")
+        .collect();
+    assert_eq!(runs.len(), 2);
+    let (old, new) = (&runs[0]["payload"], &runs[1]["payload"]);
+    assert_eq!(new["trigger"], "resume");
+    assert_eq!(new["resumes"], old["run_id"]);
+    let order = order.lock().unwrap().clone();
+    let started_in = |run: &Value| -> Vec<String> {
+        log.iter()
+            .filter(|e| e["event_type"] == "ItemStarted" && e["payload"]["run_id"] == run["run_id"])
+            .map(|e| e["payload"]["item_id"].as_str().unwrap().to_owned())
+            .collect()
+    };
+    let item = |rank: usize| format!("ticket:{}", order[rank]);
+    assert_eq!(started_in(old), [item(0), item(1), item(2)]);
+    assert_eq!(
+        started_in(new),
+        [item(3), item(4)],
+        "resumed at the next unfinished item"
+    );
+    let cut_off = log
+        .iter()
+        .find(|e| e["event_type"] == "ItemFinished" && e["payload"]["item_id"] == item(2).as_str())
+        .expect("the cut-off item is closed");
+    assert_eq!(cut_off["payload"]["outcome"], "skipped");
+    assert!(
+        cut_off["payload"]["reason"]
+            .as_str()
+            .unwrap()
+            .contains("not redone")
+    );
+    let finished: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["event_type"] == "RunFinished")
+        .collect();
+    assert!(
+        finished
+            .iter()
+            .any(|f| f["payload"]["run_id"] == new["run_id"]
+                && f["payload"]["outcome"] == "completed"
+                && f["payload"]["items_done"] == 2)
+    );
+    assert!(finished.iter().any(|f| {
+        f["payload"]["run_id"] == old["run_id"]
+            && f["payload"]["reason"]
+                .as_str()
+                .unwrap_or("")
+                .contains("resumed as run")
+    }));
+    let verify = home.ctl(&["log", "verify"]);
+    assert!(verify.status.success(), "{}", stdout(&verify));
+}
+
+/// The triage skill on a real model. CI sets NIGHTJAR_TEST_MODEL_URL / NIGHTJAR_TEST_MODEL after
+/// `nightjarctl model setup` and `serve`; without them (registries unreachable, or a developer
+/// machine without the model) the test says so and stops.
+#[test]
+fn triage_on_the_real_local_model_is_gated_logged_and_within_budget() {
+    let (Ok(url), Ok(name)) = (
+        std::env::var("NIGHTJAR_TEST_MODEL_URL"),
+        std::env::var("NIGHTJAR_TEST_MODEL"),
+    ) else {
+        eprintln!(
+            "SKIPPED triage_on_the_real_local_model: NIGHTJAR_TEST_MODEL_URL / NIGHTJAR_TEST_MODEL are not set \
+             (`nightjarctl model setup` did not run or could not reach the package registries)"
+        );
+        return;
+    };
+    let home = Home::new();
+    write_config(&home, "[skills.msp-night-triage]\nmode = \"observe\"\n");
+    let sandbox = Sandbox::start(&[]);
+    let mut env = sandbox.env().to_vec();
+    env.push(("NIGHTJAR_MODEL_URL".into(), url));
+    env.push(("NIGHTJAR_MODEL".into(), name.clone()));
+    let daemon = home.start_daemon_with_env(&[], &env);
+    sandbox.clear_journal();
+    let started = Instant::now();
+    let out = home.ctl(&["run", "msp-night-triage", "--json"]);
+    let took = started.elapsed();
+    let summary: Value = serde_json::from_str(&stdout(&out))
+        .unwrap_or_else(|e| panic!("run summary ({e}): {} {}", stdout(&out), e2e::stderr(&out)));
+    daemon.stop();
+    eprintln!("real model {name}: {summary} in {took:?}");
+
+    assert_eq!(summary["outcome"], "completed", "{summary}");
+    let items = summary["items_done"].as_u64().unwrap()
+        + summary["items_skipped"].as_u64().unwrap()
+        + summary["items_failed"].as_u64().unwrap();
+    assert_eq!(items, 5, "{summary}");
+    assert!(took < Duration::from_secs(4 * 3600));
+    assert_eq!(
+        patches(&sandbox),
+        Vec::<String>::new(),
+        "observe: nothing written"
+    );
+
+    let log = export(&home);
+    let run_id = summary["run_id"].as_str().unwrap();
+    let of_run: Vec<&Value> = log.iter().filter(|e| e["run_id"] == run_id).collect();
+    let finished: Vec<&Value> = of_run
+        .iter()
+        .copied()
+        .filter(|e| e["event_type"] == "ItemFinished")
+        .collect();
+    assert_eq!(finished.len(), 5, "per-item outcomes in the log");
+    assert!(
+        of_run.iter().all(|e| e["event_type"] != "ActionExecuted"),
+        "nothing executed"
+    );
+    // Every call the model made that reached the gate is there as a gated event of this run.
+    let gated = |tool: &str, action: &str, kinds: &[&str]| {
+        of_run.iter().any(|e| {
+            kinds.contains(&e["event_type"].as_str().unwrap_or(""))
+                && e["payload"]["tool"] == tool
+                && e["payload"]["action"] == action
+        })
+    };
+    let mut calls = 0;
+    for f in &finished {
+        for c in f["payload"]["calls"].as_array().into_iter().flatten() {
+            let (tool, action) = (c["tool"].as_str().unwrap(), c["action"].as_str().unwrap());
+            let kinds: &[&str] = match c["status"].as_str().unwrap() {
+                "ok" | "error" => &["ActionRead", "ActionFailed", "ActionDenied"],
+                "recorded_for_review" | "pending_approval" | "preview" => &["ActionProposed"],
+                "denied" => &["ActionDenied"],
+                _ => continue, // refused by the agent before sending: invalid, duplicate
+            };
+            assert!(
+                gated(tool, action, kinds),
+                "{tool} {action} {c} not in the log"
+            );
+            calls += 1;
+        }
+    }
+    eprintln!("real model made {calls} gated calls over 5 items");
+}
