@@ -16,10 +16,15 @@ mod api;
 mod calc;
 mod companies;
 mod cpq;
+mod dashboards;
+mod finance;
 mod meta;
+mod projects;
 mod remote;
 mod resolve;
 mod rmm;
+mod sales;
+mod team;
 mod tickets;
 mod time;
 
@@ -517,7 +522,7 @@ impl Catalog {
             ),
             (
                 "cw_time",
-                "Time entries: read, add, correct.",
+                "Time entries: read, a member's week, unbilled time, weekly validation, add, correct.",
                 time::actions(),
             ),
             (
@@ -533,23 +538,27 @@ impl Catalog {
             (
                 "cw_projects",
                 "Projects: status, tickets and budget burn.",
-                Vec::new(),
+                projects::actions(),
             ),
             (
                 "cw_sales",
-                "Sales: opportunities and the pipeline.",
-                Vec::new(),
+                "Sales: opportunities, the pipeline valued from CPQ quotes, a draft quote for an opportunity.",
+                sales::actions(),
             ),
             (
                 "cw_finance",
-                "Finance: invoices, receivables, unbilled work.",
-                Vec::new(),
+                "Finance: invoices, receivables aging, unbilled work; every finance write (invoices, posting, batches, expense and PO approval) is hard.",
+                finance::actions(),
             ),
-            ("cw_team", "Team: members, schedules, workload.", Vec::new()),
+            (
+                "cw_team",
+                "Team: members, schedules, workload and utilization, who is free.",
+                team::actions(),
+            ),
             (
                 "cw_dashboards",
-                "Dashboards: my day, dispatch, briefings.",
-                Vec::new(),
+                "Dashboards: my day, dispatch, the daily briefing (SLA, utilization, MRR, unbilled, receivables, at-risk clients), a company brief.",
+                dashboards::actions(),
             ),
             (
                 "cw_rmm",
@@ -573,7 +582,7 @@ impl Catalog {
             ),
             (
                 "cw_meta",
-                "About Nightjar itself: connector status, this catalog, and search over all 3,051 Manage API operations (read-only).",
+                "About Nightjar itself: connector status, this catalog, search over all 3,051 Manage API operations, pending approvals (read-only).",
                 meta::actions(),
             ),
         ];
@@ -766,12 +775,19 @@ mod tests {
     }
 
     #[test]
-    fn the_hard_floor_holds_for_every_listed_action_present() {
+    fn the_hard_floor_holds_for_every_listed_action_and_every_one_exists() {
         for (tool, action) in HARD_FLOOR {
             assert!(TOOL_NAMES.contains(tool), "{tool} is not a tool");
-            if let Some(a) = catalog().action(tool, action) {
-                assert_eq!(a.risk, Risk::Hard, "{tool}.{action}");
-            }
+            let a = catalog().action(tool, action).unwrap_or_else(|| {
+                panic!("{tool}.{action} is on the floor but not in the catalog")
+            });
+            assert_eq!(a.risk, Risk::Hard, "{tool}.{action}");
+            // Hard in its own table too, not only raised by the floor.
+            assert!(matches!(a.handler, Handler::Write(_)), "{tool}.{action}");
+        }
+        // Every tool has actions now.
+        for tool in catalog().tools() {
+            assert!(!tool.actions.is_empty(), "{} has no actions", tool.name);
         }
         let close = catalog().action("cw_tickets", "close").unwrap();
         assert!(close.hard_for_agent);

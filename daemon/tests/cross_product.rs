@@ -9,6 +9,7 @@
 use std::sync::Arc;
 use std::time::Duration;
 
+use daemon::approvals::PlanStore;
 use daemon::catalog::Context;
 use daemon::connector::{Connectors, Policy, Settings};
 use daemon::gate::{Caller, Gate};
@@ -52,18 +53,27 @@ pub async fn world() -> World {
         jitter: Duration::from_millis(10),
         timeout: Duration::from_secs(5),
     };
-    let ctx = Arc::new(Context::new(
-        Connectors::new(&settings, &policy),
-        settings.connector_states(),
-        today(),
-    ));
+    let plans = PlanStore::in_memory();
+    let pending = {
+        let (store, plans) = (store.clone(), plans.clone());
+        Arc::new(move || daemon::approvals::pending(&store, &plans))
+    };
+    let ctx = Arc::new(
+        Context::new(
+            Connectors::new(&settings, &policy),
+            settings.connector_states(),
+            today(),
+        )
+        .with_pending(pending),
+    );
     let gate = Gate::new(
         store.clone(),
         ctx,
         Arc::new(Redactor::new(settings.secrets())),
         GateConfig::default(),
     )
-    .unwrap();
+    .unwrap()
+    .with_plans(plans);
     World {
         tenant,
         gate,
@@ -190,6 +200,18 @@ async fn remote_session_resolves_across_products_and_waits_for_a_verdict() {
         format!("/api/v1/sessions/{}/events", clean.session_ids[0])
     );
     assert_eq!(w.writes(), Vec::<String>::new());
+
+    // cw_meta pending shows it, read-only, with what it would do.
+    let pending = w.read("cw_meta", "pending", json!({})).await;
+    assert_eq!(pending["count"], 1, "{pending}");
+    assert_eq!(pending["pending"][0]["action"], "remote_session");
+    assert_eq!(pending["pending"][0]["risk"], "hard");
+    assert!(
+        pending["pending"][0]["effect"]["device"]
+            .as_str()
+            .unwrap()
+            .contains(&clean.endpoint_id)
+    );
 
     // The planted ambiguous device: two sessions, both returned as candidates, nothing chosen.
     let ambiguous = &truth.remote.ambiguous;

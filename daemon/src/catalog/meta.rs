@@ -1,5 +1,6 @@
 //! `cw_meta`: about Nightjar itself. Read-only: nothing here reaches ConnectWise except the
-//! connectivity probe of `status`.
+//! connectivity probe of `status`, and `pending` only reads what waits for a verdict (no MCP tool
+//! can approve anything).
 
 use schemas::tool::params::{EndpointSearch, NoParams};
 use serde_json::{Value, json};
@@ -20,6 +21,12 @@ pub(super) fn actions() -> Vec<Action> {
             "Find Manage API operations (of all 3,051) for a task in words: method, path, summary, parameters; call them with cw_api.",
             json!({"tool": "cw_meta", "action": "search", "params": {"query": "add a note to a ticket"}}),
             search,
+        ),
+        Action::read(
+            "pending",
+            "Proposals waiting for a human's signed verdict, oldest first: what each would do (read-only; approve with nightjarctl).",
+            json!({"tool": "cw_meta", "action": "pending", "params": {}}),
+            pending,
         ),
         Action::read(
             "catalog",
@@ -89,4 +96,38 @@ async fn search(_: Ctx, _: Call, p: EndpointSearch) -> Result<Value, Failure> {
         })
         .collect();
     Ok(json!({"operations": crate::endpoints::index().len(), "hits": hits}))
+}
+
+async fn pending(ctx: Ctx, _: Call, _: NoParams) -> Result<Value, Failure> {
+    let Some(source) = &ctx.pending else {
+        return Ok(json!({"available": false, "count": 0, "pending": []}));
+    };
+    // The effect preview is what a human approves; the exact request stays in the plan store.
+    let rows: Vec<Value> = source()
+        .iter()
+        .map(|p| {
+            json!({
+                "proposal_id": p.proposal_id,
+                "tool": p.tool,
+                "action": p.action,
+                "risk": p.risk,
+                "principal": p.principal,
+                "run_id": p.run_id,
+                "proposed_at": p.proposed_at,
+                "effect": p.effect,
+            })
+        })
+        .map(|mut v| {
+            if let Some(m) = v.as_object_mut() {
+                m.retain(|_, v| !v.is_null());
+            }
+            v
+        })
+        .collect();
+    Ok(json!({
+        "available": true,
+        "count": rows.len(),
+        "pending": rows,
+        "hint": "Approve or deny with `nightjarctl approvals` / `nightjarctl approve <id>` (a signed verdict); no tool here can.",
+    }))
 }

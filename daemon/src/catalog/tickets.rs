@@ -614,7 +614,11 @@ async fn default_status(ctx: &Ctx, call: &Call, board: i64) -> Result<i64, Failu
         .ok_or_else(|| Failure::invalid(format!("board {board} has no open status to move to")))
 }
 
-async fn member_by_identifier(ctx: &Ctx, call: &Call, identifier: &str) -> Result<Value, Failure> {
+pub(super) async fn member_by_identifier(
+    ctx: &Ctx,
+    call: &Call,
+    identifier: &str,
+) -> Result<Value, Failure> {
     let rows = ctx
         .manage()?
         .list(

@@ -2,7 +2,9 @@
 
 use chrono::{DateTime, Duration, Utc};
 use schemas::event::{EffectPreview, FieldChange, RecordRef, Risk, UpstreamRequest};
-use schemas::tool::params::{IdParams, MyWeek, TimeAdd, TimeEntries, TimeUpdate, WeeklyValidation};
+use schemas::tool::params::{
+    IdParams, MyWeek, TimeAdd, TimeEntries, TimeUpdate, Unbilled, WeeklyValidation,
+};
 use serde_json::{Value, json};
 
 use super::{Action, Ctx, Failure, Plan, Planning, clamp_limit, day, midnight};
@@ -35,6 +37,12 @@ pub(super) fn actions() -> Vec<Action> {
             "Check a week of time before billing: missing days, under target, over the daily maximum, overlaps, duplicates, empty notes, billable flag against the work type, time on closed tickets; each finding with a proposed fix.",
             json!({"tool": "cw_time", "action": "weekly_validation", "params": {"from": "2026-02-23", "to": "2026-03-01"}}),
             weekly_validation,
+        ),
+        Action::read(
+            "unbilled",
+            "Billable time not yet invoiced (default the last 30 days): hours and value per member, and each entry.",
+            json!({"tool": "cw_time", "action": "unbilled", "params": {"member": "jsmith", "from": "2026-02-01"}}),
+            unbilled,
         ),
         Action::write(
             "add",
@@ -445,5 +453,50 @@ async fn my_week(ctx: Ctx, call: Call, p: MyWeek) -> Result<Value, Failure> {
         "days": days,
         "entries": view::compact_all(Kind::TimeEntry, &listing.rows),
         "truncated": listing.truncated,
+    }))
+}
+
+async fn unbilled(ctx: Ctx, call: Call, p: Unbilled) -> Result<Value, Failure> {
+    use super::cpq::money;
+    use super::finance::{entry_value, unbilled_entries};
+    let (from, to, entries, truncated) = unbilled_entries(&ctx, &call, &p).await?;
+    let mut by_member: std::collections::BTreeMap<String, (f64, Vec<rust_decimal::Decimal>)> =
+        Default::default();
+    for e in &entries {
+        let m = e["member"]["identifier"]
+            .as_str()
+            .unwrap_or_default()
+            .to_owned();
+        let slot = by_member.entry(m).or_default();
+        slot.0 += e["actualHours"].as_f64().unwrap_or_default();
+        if e["agreement"].is_null() {
+            slot.1.push(entry_value(e));
+        }
+    }
+    let members = by_member
+        .into_iter()
+        .map(|(m, (hours, values))| {
+            Ok(json!({
+                "member": m,
+                "hours": (hours * 100.0).round() / 100.0,
+                "value": money(crate::calc::sum(&values).unwrap_or_default())?,
+            }))
+        })
+        .collect::<Result<Vec<Value>, Failure>>()?;
+    let rows: Vec<Value> = entries
+        .iter()
+        .map(|e| {
+            let mut v = view::compact(Kind::TimeEntry, e);
+            v["value"] = json!(money(entry_value(e)).unwrap_or_default());
+            v
+        })
+        .collect();
+    Ok(json!({
+        "from": from.to_string(),
+        "to": to.to_string(),
+        "count": rows.len(),
+        "truncated": truncated,
+        "members": members,
+        "entries": rows,
     }))
 }

@@ -407,6 +407,31 @@ pub static ROUTES: &[Route] = &[
         Action::Count,
     ),
     r("GET", "/project/projects/{id}", Kind::Project, Action::Get),
+    r("GET", "/project/tickets", Kind::ProjectTicket, Action::List),
+    r(
+        "GET",
+        "/project/tickets/count",
+        Kind::ProjectTicket,
+        Action::Count,
+    ),
+    r(
+        "GET",
+        "/project/tickets/{id}",
+        Kind::ProjectTicket,
+        Action::Get,
+    ),
+    r(
+        "GET",
+        "/finance/accounting/unpostedinvoices",
+        Kind::UnpostedInvoice,
+        Action::List,
+    ),
+    r(
+        "GET",
+        "/finance/accounting/unpostedinvoices/{id}",
+        Kind::UnpostedInvoice,
+        Action::Get,
+    ),
 ];
 
 /// All routes, in matching order.

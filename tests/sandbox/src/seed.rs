@@ -952,6 +952,8 @@ pub fn generate(seed: u64, size: Size, today: NaiveDate) -> (Tenant, Truth) {
     // Planted last and without the random stream, so everything above stays byte-identical.
     plant_uninstall_script(&mut g);
     plant_quote_template(&mut g);
+    build_project_tickets(&mut g);
+    build_unposted(&mut g);
     let remote = plant_remote(&mut g, &tickets.recurring);
     let fleet = fleet_truth(&g, &companies);
 
@@ -2994,6 +2996,63 @@ fn plant_uninstall_script(g: &mut Gen) {
         "description": "Uninstalls the package named in the `package` parameter (winget / MSI product name).",
         "createdAt": ts(created), "updatedAt": ts(created), "hasParameters": true,
     }));
+}
+
+/// Tickets of each project (three phases' worth), ids from 60001; project time is their hours.
+fn build_project_tickets(g: &mut Gen) {
+    let projects: Vec<Value> = g.t.table(Kind::Project).rows.values().cloned().collect();
+    let mut id = 60_001;
+    let steps = [
+        ("Plan and inventory", 6.0, 4.5, true),
+        ("Build and migrate", 24.0, 8.0, false),
+        ("Cut over and hand off", 10.0, 0.0, false),
+    ];
+    for p in projects {
+        let project = p["id"].as_i64().unwrap_or_default();
+        let start = p["estimatedStart"]
+            .as_str()
+            .and_then(crate::query::parse_datetime)
+            .unwrap_or(g.t.clock);
+        for (k, (summary, budget, actual, closed)) in steps.iter().enumerate() {
+            g.insert(Kind::ProjectTicket, json!({
+                "id": id, "summary": summary,
+                "project": {"id": project, "name": p["name"], "_info": {"project_href": format!("/project/projects/{project}")}},
+                "phase": {"id": project * 10 + k as i64 + 1, "name": format!("Phase {}", k + 1), "_info": {"phase_href": format!("/project/projects/{project}/phases/{}", project * 10 + k as i64 + 1)}},
+                "board": p["board"], "company": p["company"], "contact": p["contact"],
+                "status": if *closed { named(3, "Completed", "status_href", "/project/statuses/3".into()) } else { named(1, "Open", "status_href", "/project/statuses/1".into()) },
+                "owner": p["manager"], "budgetHours": budget, "actualHours": actual, "closedFlag": closed,
+                "billTime": "Billable", "billExpenses": "Billable", "billProducts": "Billable",
+                "_info": Gen::info(start, "dwhitfield", start + Duration::days(k as i64 * 5), "dwhitfield"),
+            }));
+            id += 1;
+        }
+    }
+}
+
+/// The unposted-invoice queue: this month's invoices not yet sent to accounting.
+fn build_unposted(g: &mut Gen) {
+    let open: Vec<Value> =
+        g.t.table(Kind::Invoice)
+            .rows
+            .values()
+            .filter(|i| i["status"]["name"] == "Sent")
+            .cloned()
+            .collect();
+    for inv in open {
+        let id = inv["id"].as_i64().unwrap_or_default();
+        g.insert(Kind::UnpostedInvoice, json!({
+            "id": id, "billingLogId": id, "locationId": 1, "location": Gen::location(),
+            "departmentId": 10, "department": Gen::department(), "company": inv["company"],
+            "billToCompany": inv["billToCompany"], "shipToCompany": inv["shipToCompany"],
+            "invoiceNumber": inv["invoiceNumber"], "invoiceDate": inv["date"],
+            "invoiceType": inv["type"], "description": format!("{} {}", inv["type"].as_str().unwrap_or_default(), inv["invoiceNumber"].as_str().unwrap_or_default()),
+            "billingTerms": inv["billingTerms"], "dueDays": 30, "dueDate": inv["dueDate"],
+            "currency": Gen::currency(), "subTotal": inv["subtotal"], "total": inv["total"],
+            "hasTime": false, "hasExpenses": false, "hasProducts": false, "invoiceTaxableFlag": false,
+            "salesTaxAmount": 0.0, "createdBy": "admin",
+            "_info": {"lastUpdated": inv["_info"]["lastUpdated"], "updatedBy": "admin"},
+        }));
+    }
 }
 
 /// The CPQ template quote shells are copied from: one empty tab, no lines, fixed ids.

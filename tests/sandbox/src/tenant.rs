@@ -31,6 +31,8 @@ pub enum Kind {
     ScheduleEntry,
     Opportunity,
     Project,
+    ProjectTicket,
+    UnpostedInvoice,
 }
 
 impl Kind {
@@ -59,6 +61,8 @@ impl Kind {
             Kind::ScheduleEntry => "ScheduleEntry",
             Kind::Opportunity => "Opportunity",
             Kind::Project => "Project",
+            Kind::ProjectTicket => "ProjectTicket",
+            Kind::UnpostedInvoice => "UnpostedInvoice",
         }
     }
 
@@ -87,6 +91,8 @@ impl Kind {
             Kind::ScheduleEntry => "Schedule Entry",
             Kind::Opportunity => "Opportunity",
             Kind::Project => "Project",
+            Kind::ProjectTicket => "Project Ticket",
+            Kind::UnpostedInvoice => "Unposted Invoice",
         }
     }
 
@@ -155,6 +161,8 @@ impl Kind {
             Kind::ScheduleEntry => format!("/schedule/entries/{id}"),
             Kind::Opportunity => format!("/sales/opportunities/{id}"),
             Kind::Project => format!("/project/projects/{id}"),
+            Kind::ProjectTicket => format!("/project/tickets/{id}"),
+            Kind::UnpostedInvoice => format!("/finance/accounting/unpostedinvoices/{id}"),
         }
     }
 }
@@ -338,7 +346,13 @@ impl Tenant {
                     "project_href"
                 }
             }
-            Kind::Note | Kind::Task | Kind::TimeEntry | Kind::Addition | Kind::ScheduleEntry => {
+            Kind::Note
+            | Kind::Task
+            | Kind::TimeEntry
+            | Kind::Addition
+            | Kind::ScheduleEntry
+            | Kind::ProjectTicket
+            | Kind::UnpostedInvoice => {
                 return None;
             }
         };

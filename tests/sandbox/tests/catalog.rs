@@ -37,11 +37,13 @@ const ROOTS: &[&str] = &[
     "Opportunity",
     "Priority",
     "Project",
+    "ProjectTicket",
     "ScheduleEntry",
     "ServiceNote",
     "ServiceTask",
     "Ticket",
     "TimeEntry",
+    "UnpostedInvoice",
     "WorkRole",
     "WorkType",
 ];
