@@ -322,12 +322,7 @@ async fn daily_briefing(ctx: Ctx, call: Call, _: NoParams) -> Result<Value, Fail
                 .is_some_and(|d| d >= today_start)
         })
         .count();
-    let unbilled_value: Vec<Decimal> = unbilled
-        .2
-        .iter()
-        .filter(|e| e["agreement"].is_null())
-        .map(entry_value)
-        .collect();
+    let unbilled_value: Vec<Decimal> = unbilled.2.iter().map(entry_value).collect();
     Ok(json!({
         "today": ctx.today.to_string(),
         "tickets": {
@@ -413,12 +408,7 @@ async fn brief(ctx: Ctx, call: Call, p: Brief) -> Result<Value, Failure> {
     };
     let mut open: Vec<&Value> = tickets.iter().filter(|t| t["closedFlag"] != true).collect();
     open.sort_by_key(|t| (priority_rank(t), t["id"].as_i64()));
-    let unbilled_value: Vec<Decimal> = unbilled
-        .2
-        .iter()
-        .filter(|e| e["agreement"].is_null())
-        .map(entry_value)
-        .collect();
+    let unbilled_value: Vec<Decimal> = unbilled.2.iter().map(entry_value).collect();
     let ending: Vec<Value> = expiring(&agreements, ctx.today, 90)
         .iter()
         .map(|e| json!({"agreement_id": e.agreement_id, "name": e.name, "end_date": e.end_date.to_string(), "days_left": e.days_left}))

@@ -44,7 +44,7 @@ pub(super) fn actions() -> Vec<Action> {
         ),
         Action::read(
             "unbilled",
-            "Billable time not yet invoiced in a period, valued at its rates, per company (agreement-covered apart).",
+            "Billable time not yet invoiced in a period, valued at its rates, per company (hours charged to an agreement shown too).",
             json!({"tool": "cw_finance", "action": "unbilled", "params": {"from": "2026-02-01", "to": "2026-02-28"}}),
             unbilled,
         ),
@@ -317,10 +317,9 @@ pub(super) fn unbilled_by_company(entries: &[Value]) -> Result<Vec<Value>, Failu
         s.name = e["company"]["name"].clone();
         s.entries += 1;
         let hours = decimal_of(&e["actualHours"]).unwrap_or_default();
-        if e["agreement"].is_null() {
-            s.hours.push(hours);
-            s.value.push(entry_value(e));
-        } else {
+        s.hours.push(hours);
+        s.value.push(entry_value(e));
+        if !e["agreement"].is_null() {
             s.covered_hours.push(hours);
         }
     }
@@ -347,11 +346,7 @@ pub(super) fn unbilled_by_company(entries: &[Value]) -> Result<Vec<Value>, Failu
 async fn unbilled(ctx: Ctx, call: Call, p: Unbilled) -> Result<Value, Failure> {
     let (from, to, entries, truncated) = unbilled_entries(&ctx, &call, &p).await?;
     let rows = unbilled_by_company(&entries)?;
-    let total: Vec<Decimal> = entries
-        .iter()
-        .filter(|e| e["agreement"].is_null())
-        .map(entry_value)
-        .collect();
+    let total: Vec<Decimal> = entries.iter().map(entry_value).collect();
     Ok(json!({
         "from": from.to_string(),
         "to": to.to_string(),

@@ -469,9 +469,7 @@ async fn unbilled(ctx: Ctx, call: Call, p: Unbilled) -> Result<Value, Failure> {
             .to_owned();
         let slot = by_member.entry(m).or_default();
         slot.0 += e["actualHours"].as_f64().unwrap_or_default();
-        if e["agreement"].is_null() {
-            slot.1.push(entry_value(e));
-        }
+        slot.1.push(entry_value(e));
     }
     let members = by_member
         .into_iter()

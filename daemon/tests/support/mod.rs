@@ -1,0 +1,138 @@
+//! The harness the sandbox-backed catalog tests share: a sandbox tenant anchored on 2026-03-02,
+//! a gate over real HTTP with an in-memory plan store that `cw_meta pending` reads, and helpers
+//! to call actions and read the request journal.
+#![allow(dead_code, reason = "each test binary uses part of the harness")]
+
+use std::sync::Arc;
+use std::time::Duration;
+
+use daemon::approvals::PlanStore;
+use daemon::catalog::Context;
+use daemon::connector::{Connectors, Policy, Settings};
+use daemon::gate::{Caller, Gate};
+use daemon::log::{Options, Store};
+use daemon::redact::Redactor;
+use schemas::config::GateConfig;
+use schemas::event::Mode;
+use schemas::tool::{ToolCall, ToolOutcome};
+use serde_json::Value;
+
+pub struct World {
+    pub tenant: sandbox::Running,
+    pub gate: Gate,
+    pub store: Store,
+    _dir: tempfile::TempDir,
+}
+
+pub fn today() -> chrono::NaiveDate {
+    chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap()
+}
+
+pub async fn world() -> World {
+    let tenant = sandbox::start(sandbox::Config {
+        today: today(),
+        ..sandbox::Config::default()
+    })
+    .await
+    .unwrap();
+    let settings = Settings::from_env_lines(&tenant.env_lines()).unwrap();
+    let dir = tempfile::tempdir().unwrap();
+    let (store, _) = Store::open(
+        &dir.path().join("log"),
+        &dir.path().join("checkpoint.json"),
+        Options::default(),
+    )
+    .unwrap();
+    let policy = Policy {
+        max_attempts: 2,
+        max_wait: Duration::from_secs(2),
+        base_backoff: Duration::from_millis(10),
+        jitter: Duration::from_millis(10),
+        timeout: Duration::from_secs(5),
+    };
+    let plans = PlanStore::in_memory();
+    let pending = {
+        let (store, plans) = (store.clone(), plans.clone());
+        Arc::new(move || daemon::approvals::pending(&store, &plans))
+    };
+    let ctx = Arc::new(
+        Context::new(
+            Connectors::new(&settings, &policy),
+            settings.connector_states(),
+            today(),
+        )
+        .with_pending(pending),
+    );
+    let gate = Gate::new(
+        store.clone(),
+        ctx,
+        Arc::new(Redactor::new(settings.secrets())),
+        GateConfig::default(),
+    )
+    .unwrap()
+    .with_plans(plans);
+    World {
+        tenant,
+        gate,
+        store,
+        _dir: dir,
+    }
+}
+
+pub fn human() -> Caller {
+    Caller::interactive("test-client", Mode::Enforce)
+}
+
+impl World {
+    pub async fn call(
+        &self,
+        tool: &str,
+        action: &str,
+        params: Value,
+        confirm: bool,
+    ) -> ToolOutcome {
+        let mut call = ToolCall::new(tool, action, params);
+        if confirm {
+            call = call.confirmed();
+        }
+        self.gate.dispatch(&human(), call).await
+    }
+
+    pub async fn read(&self, tool: &str, action: &str, params: Value) -> Value {
+        match self.call(tool, action, params.clone(), false).await {
+            ToolOutcome::Ok { result, .. } => result,
+            other => panic!("{tool}.{action} {params}: {other:?}"),
+        }
+    }
+
+    /// `METHOD product path` of every request that was not a read.
+    pub fn writes(&self) -> Vec<String> {
+        self.tenant
+            .journal()
+            .iter()
+            .filter(|e| e.method != "GET" && !is_read_by_post(&e.path))
+            .map(|e| format!("{} {} {}", e.method, e.product, e.path))
+            .collect()
+    }
+
+    /// Which products the journal saw since it was last cleared.
+    pub fn products(&self) -> std::collections::BTreeSet<String> {
+        self.tenant
+            .journal()
+            .iter()
+            .map(|e| e.product.clone())
+            .collect()
+    }
+}
+
+/// Asio answers some reads by POST (device queries) and issues tokens by POST.
+pub fn is_read_by_post(path: &str) -> bool {
+    path.ends_with("/v1/token") || path.contains("/device/categories/")
+}
+
+pub fn error_of(outcome: &ToolOutcome) -> &schemas::tool::ToolError {
+    match outcome {
+        ToolOutcome::Error { error, .. } => error,
+        other => panic!("expected an error, got {other:?}"),
+    }
+}
