@@ -185,3 +185,39 @@ fn sse(request: &Value, script: Script) -> Response {
     body.push_str(&format!("data: {usage}\n\ndata: [DONE]\n\n"));
     ([("content-type", "text/event-stream")], body).into_response()
 }
+
+/// The ticket a triage request is about (its user message names `Work item: #41115 ...`).
+pub fn ticket_of(request: &Value) -> Option<i64> {
+    let user = request["messages"][1]["content"].as_str()?;
+    user.split("Work item: #")
+        .nth(1)?
+        .split_whitespace()
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// How many model turns of this conversation came before (its assistant messages).
+pub fn turn(request: &Value) -> usize {
+    request["messages"]
+        .as_array()
+        .map(|m| m.iter().filter(|m| m["role"] == "assistant").count())
+        .unwrap_or(0)
+}
+
+/// What the agent gave back for the model's earlier calls (tool results, or results in text).
+pub fn feedback(request: &Value) -> String {
+    request["messages"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter(|m| {
+            m["role"] == "tool"
+                || m["content"]
+                    .as_str()
+                    .is_some_and(|c| c.starts_with("Result of"))
+        })
+        .filter_map(|m| m["content"].as_str())
+        .collect::<Vec<_>>()
+        .join("\n")
+}

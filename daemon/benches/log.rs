@@ -76,6 +76,7 @@ fn sample(i: u64) -> Draft {
                 completion: 120,
             },
             summary: "triaged to Help Desk / Email / High".into(),
+            calls: Vec::new(),
         },
     };
     Draft::new(

@@ -2,21 +2,19 @@
 //! mechanics (tool calls, malformed arguments, repeats, calls written in the text, an error
 //! inside an HTTP 200 stream, a hang, an unreachable model), budgets, modes (observe sends
 //! nothing; enforce executes allowed writes and queues hard ones), and one run at a time.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use agent::model::ModelConfig;
-use agent::scripted::{Script, ScriptedModel};
+use agent::scripted::{Script, ScriptedModel, feedback, ticket_of, turn};
 use daemon::approvals::Settlements;
-use daemon::catalog::Context;
-use daemon::connector::{Connectors, Policy, Settings};
 use daemon::gate::Gate;
-use daemon::log::{Options, Store};
+use daemon::log::Store;
 use daemon::mcp;
 use daemon::night::{Night, RunError};
-use daemon::redact::Redactor;
 use schemas::config::{Config, SkillConfig};
 use schemas::event::{Envelope, Event, ItemOutcome, Mode, RunOutcome, RunTrigger};
 use serde_json::{Value, json};
@@ -24,32 +22,33 @@ use tokio_util::sync::CancellationToken;
 
 const TRIAGE: &str = "msp-night-triage";
 
+mod support;
+
 struct World {
-    tenant: sandbox::Running,
-    store: Store,
+    base: support::World,
     night: Night,
     model: Option<ScriptedModel>,
-    _dir: tempfile::TempDir,
 }
 
 type Respond = Box<dyn Fn(&Value) -> Script + Send + Sync>;
 
-async fn world(mode: Mode, tweak: impl FnOnce(&mut Config), respond: Option<Respond>) -> World {
-    let tenant = sandbox::start(sandbox::Config::default()).await.unwrap();
-    let today = tenant.truth().today.parse().unwrap();
-    let settings = Settings::from_env_lines(&tenant.env_lines()).unwrap();
-    let dir = tempfile::tempdir().unwrap();
-    let (store, _) = Store::open(
-        &dir.path().join("log"),
-        &dir.path().join("checkpoint.json"),
-        Options::default(),
+fn night(gate: &Gate, config: Config, model: Option<ModelConfig>) -> Night {
+    let shared = mcp::Shared {
+        gate: gate.clone(),
+        settlements: Arc::new(Settlements::default()),
+        approval_wait: Duration::from_secs(5),
+    };
+    Night::new(
+        shared,
+        agent::skill::builtin(),
+        config,
+        model,
+        CancellationToken::new(),
     )
-    .unwrap();
-    let ctx = Arc::new(Context::new(
-        Connectors::new(&settings, &Policy::default()),
-        settings.connector_states(),
-        today,
-    ));
+}
+
+async fn world(mode: Mode, tweak: impl FnOnce(&mut Config), respond: Option<Respond>) -> World {
+    let w = support::world().await;
     let mut config = Config::default();
     config.agent.max_items = 5;
     config.skills.insert(
@@ -60,18 +59,6 @@ async fn world(mode: Mode, tweak: impl FnOnce(&mut Config), respond: Option<Resp
         },
     );
     tweak(&mut config);
-    let gate = Gate::new(
-        store.clone(),
-        ctx,
-        Arc::new(Redactor::new(settings.secrets())),
-        config.gate.clone(),
-    )
-    .unwrap();
-    let shared = mcp::Shared {
-        gate,
-        settlements: Arc::new(Settlements::default()),
-        approval_wait: Duration::from_secs(5),
-    };
     let model = match respond {
         Some(r) => Some(ScriptedModel::start(r).await),
         None => None,
@@ -81,19 +68,10 @@ async fn world(mode: Mode, tweak: impl FnOnce(&mut Config), respond: Option<Resp
         model: "scripted".into(),
         ..ModelConfig::default()
     });
-    let night = Night::new(
-        shared,
-        agent::skill::builtin(),
-        config,
-        model_config,
-        CancellationToken::new(),
-    );
     World {
-        tenant,
-        store,
-        night,
+        night: night(&w.gate, config, model_config),
         model,
-        _dir: dir,
+        base: w,
     }
 }
 
@@ -102,41 +80,6 @@ fn events(store: &Store) -> Vec<Envelope> {
         .range(0, store.len())
         .collect::<Result<_, _>>()
         .unwrap()
-}
-
-/// The ticket a triage request is about (`Work item: #41115 ...`).
-fn ticket_of(request: &Value) -> i64 {
-    let user = request["messages"][1]["content"].as_str().unwrap_or("");
-    user.split("Work item: #")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .expect("the item's ticket in the user message")
-}
-
-/// How many turns of this conversation came before (assistant messages so far).
-fn turn(request: &Value) -> usize {
-    request["messages"]
-        .as_array()
-        .map(|m| m.iter().filter(|m| m["role"] == "assistant").count())
-        .unwrap_or(0)
-}
-
-/// The text the agent gave back for the model's previous calls.
-fn feedback(request: &Value) -> String {
-    request["messages"]
-        .as_array()
-        .into_iter()
-        .flatten()
-        .filter(|m| {
-            m["role"] == "tool"
-                || m["content"]
-                    .as_str()
-                    .is_some_and(|c| c.starts_with("Result of"))
-        })
-        .filter_map(|m| m["content"].as_str())
-        .collect::<Vec<_>>()
-        .join("\n")
 }
 
 fn writes(tenant: &sandbox::Running) -> Vec<String> {
@@ -177,7 +120,7 @@ fn item_finished(store: &Store) -> BTreeMap<String, (ItemOutcome, Option<String>
 /// Update the priority and leave a note, then close: a well-behaved dispatcher.
 fn dispatcher(discussion: bool) -> Respond {
     Box::new(move |req: &Value| {
-        let id = ticket_of(req);
+        let id = ticket_of(req).unwrap();
         if turn(req) == 0 {
             Script::Calls(vec![
                 (
@@ -200,19 +143,19 @@ fn dispatcher(discussion: bool) -> Respond {
 #[tokio::test]
 async fn observe_runs_every_item_records_every_change_and_sends_nothing() {
     let w = world(Mode::Observe, |_| {}, Some(dispatcher(false))).await;
-    w.tenant.clear_journal();
+    w.base.tenant.clear_journal();
     let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:?}");
     assert_eq!(summary.mode, Mode::Observe);
     assert_eq!(summary.items_done, 5);
     assert!(summary.tokens.prompt > 0);
     assert_eq!(
-        writes(&w.tenant),
+        writes(&w.base.tenant),
         Vec::<String>::new(),
         "observe sends no write"
     );
 
-    let log = events(&w.store);
+    let log = events(&w.base.store);
     let started = log
         .iter()
         .find_map(|e| match &e.event {
@@ -232,7 +175,7 @@ async fn observe_runs_every_item_records_every_change_and_sends_nothing() {
         recorded, 10,
         "an update and a note per item, each recorded for review"
     );
-    for (item, (outcome, _, calls)) in item_finished(&w.store) {
+    for (item, (outcome, _, calls)) in item_finished(&w.base.store) {
         assert_eq!(outcome, ItemOutcome::Done, "{item}");
         assert_eq!(
             calls,
@@ -296,16 +239,16 @@ async fn observe_runs_every_item_records_every_change_and_sends_nothing() {
 async fn enforce_executes_allowed_writes_and_queues_hard_ones() {
     // A customer-visible (discussion) note is hard for the night agent.
     let w = world(Mode::Enforce, |_| {}, Some(dispatcher(true))).await;
-    w.tenant.clear_journal();
+    w.base.tenant.clear_journal();
     let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
     assert_eq!(summary.outcome, RunOutcome::Completed, "{summary:?}");
-    let sent = writes(&w.tenant);
+    let sent = writes(&w.base.tenant);
     assert_eq!(sent.len(), 5, "one PATCH per ticket: {sent:?}");
     assert!(
         sent.iter()
             .all(|s| s.starts_with("PATCH ") && s.contains("/service/tickets/"))
     );
-    for (_, (_, _, calls)) in item_finished(&w.store) {
+    for (_, (_, _, calls)) in item_finished(&w.base.store) {
         assert_eq!(
             calls,
             [
@@ -314,7 +257,7 @@ async fn enforce_executes_allowed_writes_and_queues_hard_ones() {
             ]
         );
     }
-    let pending = w.store.projections().pending;
+    let pending = w.base.store.projections().pending;
     assert_eq!(pending.len(), 5, "every hard note waits for a human");
     assert!(
         pending
@@ -328,7 +271,7 @@ async fn the_loop_survives_what_small_models_and_local_servers_do() {
     let tenant_ids = Arc::new(Mutex::new(Vec::<i64>::new()));
     let ids = Arc::clone(&tenant_ids);
     let respond: Respond = Box::new(move |req: &Value| {
-        let id = ticket_of(req);
+        let id = ticket_of(req).unwrap();
         // Items are worked one after another: a ticket's rank is the order it first appeared.
         let rank = {
             let mut seen = ids.lock().unwrap();
@@ -384,7 +327,7 @@ async fn the_loop_survives_what_small_models_and_local_servers_do() {
     let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
     let untriaged = tenant_ids.lock().unwrap().clone();
     assert_eq!(untriaged.len(), 5);
-    let items = item_finished(&w.store);
+    let items = item_finished(&w.base.store);
     let item = |rank: usize| &items[&format!("ticket:{}", untriaged[rank])];
 
     // 0: the bad calls were refused before sending and explained; the last went through.
@@ -402,7 +345,7 @@ async fn the_loop_survives_what_small_models_and_local_servers_do() {
     let of = |rank: usize, turn_no: usize| {
         requests
             .iter()
-            .find(|r| ticket_of(r) == untriaged[rank] && turn(r) == turn_no)
+            .find(|r| ticket_of(r).unwrap() == untriaged[rank] && turn(r) == turn_no)
             .map(feedback)
             .unwrap_or_default()
     };
@@ -411,7 +354,7 @@ async fn the_loop_survives_what_small_models_and_local_servers_do() {
     // Another ticket than the item's is refused before anything is sent.
     assert!(of(0, 2).contains("1 is not this item's"), "{}", of(0, 2));
     // The string "id" was coerced to the integer the schema asks for.
-    let proposed: Vec<Value> = events(&w.store)
+    let proposed: Vec<Value> = events(&w.base.store)
         .into_iter()
         .filter_map(|e| match e.event {
             Event::ActionProposed { params, .. } => Some(params),
@@ -470,7 +413,7 @@ async fn the_loop_survives_what_small_models_and_local_servers_do() {
             .contains("two items in a row"),
         "{summary:?}"
     );
-    let finished = events(&w.store)
+    let finished = events(&w.base.store)
         .into_iter()
         .find_map(|e| match e.event {
             Event::RunFinished {
@@ -480,19 +423,22 @@ async fn the_loop_survives_what_small_models_and_local_servers_do() {
         })
         .unwrap();
     assert_eq!(finished.0, RunOutcome::Stopped);
-    assert_eq!(writes(&w.tenant), Vec::<String>::new());
+    assert_eq!(writes(&w.base.tenant), Vec::<String>::new());
 }
 
 #[tokio::test]
 async fn budgets_hold_per_item_and_per_run() {
     // Always another read, never a closing line: the step budget ends each item.
     let respond: Respond = Box::new(|req: &Value| {
-        let depth = if turn(req) % 2 == 0 {
+        let depth = if turn(req).is_multiple_of(2) {
             "summary"
         } else {
             "full"
         };
-        Script::call("tickets_get", json!({"id": ticket_of(req), "depth": depth}))
+        Script::call(
+            "tickets_get",
+            json!({"id": ticket_of(req).unwrap(), "depth": depth}),
+        )
     });
     let w = world(
         Mode::Observe,
@@ -505,7 +451,7 @@ async fn budgets_hold_per_item_and_per_run() {
     .await;
     let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
     assert_eq!(summary.items_failed, 2, "{summary:?}");
-    for (_, (outcome, reason, calls)) in item_finished(&w.store) {
+    for (_, (outcome, reason, calls)) in item_finished(&w.base.store) {
         assert_eq!(outcome, ItemOutcome::Failed);
         assert_eq!(
             reason.as_deref(),
@@ -549,35 +495,15 @@ async fn an_unreachable_or_missing_model_stops_the_run_with_the_reason() {
             .contains("no model configured")
     );
 
-    w.night = Night::new(
-        {
-            // Rebuild over the same store with a model URL that refuses connections.
-            let tenant_settings = Settings::from_env_lines(&w.tenant.env_lines()).unwrap();
-            let ctx = Arc::new(Context::new(
-                Connectors::new(&tenant_settings, &Policy::default()),
-                tenant_settings.connector_states(),
-                w.tenant.truth().today.parse().unwrap(),
-            ));
-            mcp::Shared {
-                gate: Gate::new(
-                    w.store.clone(),
-                    ctx,
-                    Arc::new(Redactor::new(tenant_settings.secrets())),
-                    Default::default(),
-                )
-                .unwrap(),
-                settlements: Arc::new(Settlements::default()),
-                approval_wait: Duration::from_secs(5),
-            }
-        },
-        agent::skill::builtin(),
+    // The same gate and log, with a model URL that refuses connections.
+    w.night = night(
+        &w.base.gate,
         Config::default(),
         Some(ModelConfig {
             url: format!("http://127.0.0.1:{port}/v1"),
             model: "gone".into(),
             ..ModelConfig::default()
         }),
-        CancellationToken::new(),
     );
     let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
     assert_eq!(summary.outcome, RunOutcome::Stopped, "{summary:?}");
@@ -587,7 +513,7 @@ async fn an_unreachable_or_missing_model_stops_the_run_with_the_reason() {
         "{reason}"
     );
     // The item that met the dead model is not recorded as finished: a resume would redo it.
-    let stopped_runs = events(&w.store)
+    let stopped_runs = events(&w.base.store)
         .iter()
         .filter(|e| {
             matches!(

@@ -1,31 +1,16 @@
 //! The night shift through the real binaries: a run killed mid-item (SIGKILL) resumes at the
 //! next start without sending any item's writes twice; and the triage skill on the real local
 //! model (when CI has set one up), with every call it made in the log as gated events.
+#![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::{Duration, Instant};
 
-use agent::scripted::{Script, ScriptedModel};
+use agent::scripted::{Script, ScriptedModel, ticket_of, turn};
 use e2e::{Home, Sandbox, stdout};
 use serde_json::{Value, json};
-
-fn ticket_of(request: &Value) -> i64 {
-    let user = request["messages"][1]["content"].as_str().unwrap_or("");
-    user.split("Work item: #")
-        .nth(1)
-        .and_then(|r| r.split_whitespace().next())
-        .and_then(|n| n.parse().ok())
-        .expect("the item's ticket in the user message")
-}
-
-fn turn(request: &Value) -> usize {
-    request["messages"]
-        .as_array()
-        .map(|m| m.iter().filter(|m| m["role"] == "assistant").count())
-        .unwrap_or(0)
-}
 
 fn export(home: &Home) -> Vec<Value> {
     let out = home.ctl(&["log", "export"]);
@@ -74,7 +59,7 @@ async fn a_run_killed_mid_item_resumes_without_sending_any_write_twice() {
     let hung = Arc::new(AtomicBool::new(false));
     let (seen, hang) = (Arc::clone(&order), Arc::clone(&hung));
     let model = ScriptedModel::start(move |req: &Value| {
-        let id = ticket_of(req);
+        let id = ticket_of(req).unwrap();
         let rank = {
             let mut s = seen.lock().unwrap();
             if !s.contains(&id) {
