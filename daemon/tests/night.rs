@@ -554,3 +554,25 @@ async fn one_run_of_a_skill_at_a_time_and_unknown_skills_are_named() {
         .unwrap_err();
     assert!(err.to_string().contains("no skill `msp-nope`"));
 }
+
+#[tokio::test]
+async fn dry_run_previews_every_change_and_the_mode_is_in_run_started() {
+    let w = world(Mode::DryRun, |_| {}, Some(dispatcher(false))).await;
+    w.base.tenant.clear_journal();
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.mode, Mode::DryRun);
+    assert_eq!(writes(&w.base.tenant), Vec::<String>::new());
+    for (_, (_, _, calls)) in item_finished(&w.base.store) {
+        assert_eq!(
+            calls,
+            ["tickets_update:preview", "tickets_add_note:preview"]
+        );
+    }
+    let mode = events(&w.base.store)
+        .into_iter()
+        .find_map(|e| match e.event {
+            Event::RunStarted { mode, .. } => Some(mode),
+            _ => None,
+        });
+    assert_eq!(mode, Some(Mode::DryRun));
+}

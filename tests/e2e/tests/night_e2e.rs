@@ -275,3 +275,56 @@ fn triage_on_the_real_local_model_is_gated_logged_and_within_budget() {
     }
     eprintln!("real model made {calls} gated calls over 5 items");
 }
+
+#[test]
+fn skills_list_show_export_and_refuse_a_broken_user_skill() {
+    let home = Home::new();
+    let out = home.ctl(&["skills", "list"]);
+    assert!(out.status.success(), "{}", e2e::stderr(&out));
+    for name in [
+        "msp-night-triage",
+        "msp-weekly-prebilling",
+        "msp-renewal-sweep",
+    ] {
+        assert!(stdout(&out).contains(name), "{}", stdout(&out));
+    }
+    assert!(stdout(&out).contains("new-tickets"));
+
+    let out = home.ctl(&["skills", "show", "msp-renewal-sweep"]);
+    assert!(
+        stdout(&out).starts_with("---\nname: msp-renewal-sweep\n"),
+        "{}",
+        stdout(&out)
+    );
+
+    let dir = home.config_dir().join("exported");
+    let out = home.ctl(&["skills", "export", dir.to_str().unwrap()]);
+    assert!(out.status.success(), "{}", e2e::stderr(&out));
+    let triage = std::fs::read_to_string(dir.join("msp-night-triage/SKILL.md")).unwrap();
+    assert!(triage.contains("allowed-tools: mcp__nightjar__cw_tickets"));
+
+    let out = home.ctl(&["skills", "show", "msp-nope"]);
+    assert!(!out.status.success());
+    assert!(
+        e2e::stderr(&out).contains("the skills are: msp-night-triage"),
+        "{}",
+        e2e::stderr(&out)
+    );
+
+    // A user skill with a bad name is refused with the file and the reason; the rest still list.
+    let bad = home.config_dir().join("skills/Bad_Skill");
+    std::fs::create_dir_all(&bad).unwrap();
+    std::fs::write(
+        bad.join("SKILL.md"),
+        "---\nname: Bad_Skill\ndescription: x\n---\n",
+    )
+    .unwrap();
+    let out = home.ctl(&["skills", "list"]);
+    assert_eq!(out.status.code(), Some(1));
+    let err = e2e::stderr(&out);
+    assert!(
+        err.contains("Bad_Skill/SKILL.md") && err.contains("lowercase letters"),
+        "{err}"
+    );
+    assert!(stdout(&out).contains("msp-night-triage"));
+}
