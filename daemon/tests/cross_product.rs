@@ -412,3 +412,76 @@ async fn renewals_and_renewal_quote_go_from_manage_to_a_cpq_quote_with_exact_pri
     assert_eq!(error_of(&bad).kind, "invalid_params");
     w.tenant.shutdown().await;
 }
+
+#[tokio::test]
+async fn draft_quote_create_quote_and_add_line_build_a_cpq_quote() {
+    let w = world().await;
+    let opportunities = w.read("cw_sales", "opportunities", json!({})).await;
+    let opp = &opportunities["opportunities"][0];
+    let opp_id = opp["id"].as_i64().unwrap();
+
+    // draft_quote: the opportunity's name and customer on a template copy, linked back to it.
+    let draft = w
+        .call(
+            "cw_sales",
+            "draft_quote",
+            json!({"opportunity_id": opp_id}),
+            true,
+        )
+        .await;
+    let ToolOutcome::Executed { result, .. } = &draft else {
+        panic!("{draft:?}")
+    };
+    let quote_id = result["quote"]["id"].as_str().unwrap().to_owned();
+    assert_eq!(result["quote"]["name"], opp["name"]);
+    assert_eq!(result["quote"]["account"], opp["company"]["name"]);
+    assert_eq!(result["quote"]["opportunity_id"], opp_id.to_string());
+    let linked = w
+        .read("cw_cpq", "quotes", json!({"opportunity_id": opp_id}))
+        .await;
+    assert!(
+        linked["quotes"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .any(|q| q["id"] == quote_id.as_str())
+    );
+
+    // add_line: exact extended amount in the preview, then the line on the quote.
+    let line = json!({"quote_id": quote_id, "description": "FortiGate 70G firewall", "quantity": "3", "price": "1250.10", "cost": "940"});
+    let preview = w.call("cw_cpq", "add_line", line.clone(), false).await;
+    let ToolOutcome::Preview { effect, .. } = &preview else {
+        panic!("{preview:?}")
+    };
+    assert_eq!(effect.amount.as_deref(), Some("3750.30 USD"));
+    let added = w.call("cw_cpq", "add_line", line, true).await;
+    assert_eq!(added.status(), "executed", "{added:?}");
+    let quote = w.read("cw_cpq", "quote", json!({"id": quote_id})).await;
+    assert_eq!(quote["lines"].as_array().unwrap().len(), 1);
+    assert_eq!(quote["quote"]["total"], 3750.3);
+
+    // create_quote: a named shell without lines; an empty name is refused before any read.
+    let created = w
+        .call(
+            "cw_cpq",
+            "create_quote",
+            json!({"name": "Wi-Fi survey", "account_name": "Acme Dental"}),
+            true,
+        )
+        .await;
+    let ToolOutcome::Executed { result, .. } = &created else {
+        panic!("{created:?}")
+    };
+    assert_eq!(result["quote"]["name"], "Wi-Fi survey");
+    assert_eq!(result["quote"]["status"], "Draft");
+    let empty = w
+        .call(
+            "cw_cpq",
+            "create_quote",
+            json!({"name": " ", "account_name": "Acme Dental"}),
+            false,
+        )
+        .await;
+    assert_eq!(error_of(&empty).kind, "invalid_params");
+    w.tenant.shutdown().await;
+}
