@@ -576,3 +576,45 @@ async fn dry_run_previews_every_change_and_the_mode_is_in_run_started() {
         });
     assert_eq!(mode, Some(Mode::DryRun));
 }
+
+#[tokio::test]
+async fn a_signed_mode_change_wins_over_the_configured_mode() {
+    // Configured observe; a ModeChanged (as `nightjarctl mode` records it once the verdict is
+    // verified) flips the skill to enforce for the next run.
+    let w = world(
+        Mode::Observe,
+        |c| c.agent.max_items = 1,
+        Some(dispatcher(false)),
+    )
+    .await;
+    w.base
+        .store
+        .append(daemon::log::Draft::new(
+            schemas::event::Principal::Operator {
+                key_id: Some("k1".into()),
+            },
+            Event::ModeChanged {
+                skill: TRIAGE.into(),
+                from: Mode::Observe,
+                to: Mode::Enforce,
+                key_id: "k1".into(),
+                nonce: "n1".into(),
+                signature: "00".into(),
+            },
+        ))
+        .await
+        .unwrap();
+    w.base.tenant.clear_journal();
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.mode, Mode::Enforce);
+    let sent = writes(&w.base.tenant);
+    assert_eq!(
+        sent.len(),
+        2,
+        "the update and the internal note executed: {sent:?}"
+    );
+    assert!(
+        sent[0].starts_with("PATCH ") && sent[1].starts_with("POST "),
+        "{sent:?}"
+    );
+}
