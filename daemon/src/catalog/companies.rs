@@ -5,7 +5,7 @@ use std::collections::BTreeMap;
 use schemas::tool::params::{CompanyChildren, CompanyScope, IdParams, TextSearch};
 use serde_json::{Value, json};
 
-use super::rmm::{endpoints, patch_states, patch_summary, rmm_companies, rmm_company};
+use super::rmm::{patch_states, patch_summary, scoped_endpoints};
 use super::{Action, Ctx, Failure, clamp_limit, resolve};
 use crate::connector::Call;
 use crate::connector::manage::{Op, Query, condition};
@@ -51,14 +51,6 @@ const MAX_OPEN_TICKETS: usize = 5000;
 
 async fn fleet_health(ctx: Ctx, call: Call, p: CompanyScope) -> Result<Value, Failure> {
     let manage = ctx.manage()?;
-    let companies: Vec<(i64, Value)> = match p.company_id {
-        Some(id) => vec![(id, rmm_company(&ctx, &call, id).await?)],
-        None => rmm_companies(&ctx, &call).await?,
-    };
-    let rmm_ids: Vec<&str> = companies
-        .iter()
-        .filter_map(|(_, c)| c["id"].as_str())
-        .collect();
     let mut tickets_query = Query::new()
         .conditions("closedFlag = false")
         .fields(["id", "company"]);
@@ -66,11 +58,11 @@ async fn fleet_health(ctx: Ctx, call: Call, p: CompanyScope) -> Result<Value, Fa
         tickets_query = tickets_query.and(condition("company/id", Op::Eq, id)?);
     }
     // Devices (Asio) and open tickets (Manage) at once; then each device's patches.
-    let (devices, open) = futures::join!(
-        endpoints(&ctx, &call, &rmm_ids),
+    let (scoped, open) = futures::join!(
+        scoped_endpoints(&ctx, &call, p.company_id),
         manage.list(&call, "/service/tickets", &tickets_query, MAX_OPEN_TICKETS),
     );
-    let (devices, open) = (devices?, open?);
+    let ((companies, devices), open) = (scoped?, open?);
     let ids: Vec<String> = devices
         .iter()
         .filter_map(|e| e["endpointID"].as_str().map(str::to_owned))

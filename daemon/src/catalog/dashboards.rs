@@ -12,7 +12,7 @@ use schemas::tool::params::{Brief, Dispatch, DispatchScope, MyDay, NoParams, Unb
 use serde_json::{Value, json};
 
 use super::cpq::{decimal_of, money};
-use super::finance::{aging, entry_value, unbilled_entries};
+use super::finance::{aging, unbilled_entries, unbilled_value};
 use super::team::{booked, compact_entry, free_on, utilization};
 use super::{Action, Ctx, Failure, day, midnight};
 use crate::agreements::expiring;
@@ -322,7 +322,6 @@ async fn daily_briefing(ctx: Ctx, call: Call, _: NoParams) -> Result<Value, Fail
                 .is_some_and(|d| d >= today_start)
         })
         .count();
-    let unbilled_value: Vec<Decimal> = unbilled.2.iter().map(entry_value).collect();
     Ok(json!({
         "today": ctx.today.to_string(),
         "tickets": {
@@ -336,7 +335,7 @@ async fn daily_briefing(ctx: Ctx, call: Call, _: NoParams) -> Result<Value, Fail
         "agreements": agreement_health(&agreements, &ctx)?,
         "unbilled_last_30_days": {
             "entries": unbilled.2.len(),
-            "value": money(calc::sum(&unbilled_value).unwrap_or_default())?,
+            "value": unbilled_value(&unbilled.2)?,
         },
         "receivables": ar["aging"],
         "at_risk_clients": at_risk(&ar, &agreements, &open, &ctx),
@@ -408,7 +407,6 @@ async fn brief(ctx: Ctx, call: Call, p: Brief) -> Result<Value, Failure> {
     };
     let mut open: Vec<&Value> = tickets.iter().filter(|t| t["closedFlag"] != true).collect();
     open.sort_by_key(|t| (priority_rank(t), t["id"].as_i64()));
-    let unbilled_value: Vec<Decimal> = unbilled.2.iter().map(entry_value).collect();
     let ending: Vec<Value> = expiring(&agreements, ctx.today, 90)
         .iter()
         .map(|e| json!({"agreement_id": e.agreement_id, "name": e.name, "end_date": e.end_date.to_string(), "days_left": e.days_left}))
@@ -423,7 +421,7 @@ async fn brief(ctx: Ctx, call: Call, p: Brief) -> Result<Value, Failure> {
         "receivables": ar["aging"],
         "unbilled_last_30_days": {
             "entries": unbilled.2.len(),
-            "value": money(calc::sum(&unbilled_value).unwrap_or_default())?,
+            "value": unbilled_value(&unbilled.2)?,
         },
         "devices": devices,
         "open_opportunities": opportunities.iter().map(|o| json!({"id": o["id"], "name": o["name"], "expected_close": o["expectedCloseDate"].as_str().and_then(|d| d.get(..10))})).collect::<Vec<_>>(),

@@ -300,6 +300,12 @@ pub(super) fn entry_value(e: &Value) -> Decimal {
     calc::multiply(hours, rate).unwrap_or_default()
 }
 
+/// The value of unbilled entries, in cents.
+pub(super) fn unbilled_value(entries: &[Value]) -> Result<String, Failure> {
+    let values: Vec<Decimal> = entries.iter().map(entry_value).collect();
+    money(calc::sum(&values).unwrap_or_default())
+}
+
 /// Unbilled work per company: hours and value, agreement-covered time apart.
 pub(super) fn unbilled_by_company(entries: &[Value]) -> Result<Vec<Value>, Failure> {
     #[derive(Default)]
@@ -346,14 +352,13 @@ pub(super) fn unbilled_by_company(entries: &[Value]) -> Result<Vec<Value>, Failu
 async fn unbilled(ctx: Ctx, call: Call, p: Unbilled) -> Result<Value, Failure> {
     let (from, to, entries, truncated) = unbilled_entries(&ctx, &call, &p).await?;
     let rows = unbilled_by_company(&entries)?;
-    let total: Vec<Decimal> = entries.iter().map(entry_value).collect();
     Ok(json!({
         "from": from.to_string(),
         "to": to.to_string(),
         "currency": "USD",
         "entries": entries.len(),
         "truncated": truncated,
-        "value": money(calc::sum(&total).unwrap_or_default())?,
+        "value": unbilled_value(&entries)?,
         "companies": rows,
     }))
 }

@@ -285,16 +285,26 @@ async fn device(ctx: Ctx, call: Call, p: DeviceRef) -> Result<Value, Failure> {
     Ok(out)
 }
 
-async fn failed_patches(ctx: Ctx, call: Call, p: CompanyScope) -> Result<Value, Failure> {
-    let companies: Vec<(i64, Value)> = match p.company_id {
-        Some(id) => vec![(id, rmm_company(&ctx, &call, id).await?)],
-        None => rmm_companies(&ctx, &call).await?,
+/// The RMM companies in scope (one Manage company, or all) and all their endpoints.
+pub(super) async fn scoped_endpoints(
+    ctx: &Ctx,
+    call: &Call,
+    company_id: Option<i64>,
+) -> Result<(Vec<(i64, Value)>, Vec<Value>), Failure> {
+    let companies: Vec<(i64, Value)> = match company_id {
+        Some(id) => vec![(id, rmm_company(ctx, call, id).await?)],
+        None => rmm_companies(ctx, call).await?,
     };
     let rmm_ids: Vec<&str> = companies
         .iter()
         .filter_map(|(_, c)| c["id"].as_str())
         .collect();
-    let found = endpoints(&ctx, &call, &rmm_ids).await?;
+    let found = endpoints(ctx, call, &rmm_ids).await?;
+    Ok((companies, found))
+}
+
+async fn failed_patches(ctx: Ctx, call: Call, p: CompanyScope) -> Result<Value, Failure> {
+    let (companies, found) = scoped_endpoints(&ctx, &call, p.company_id).await?;
     let ids: Vec<String> = found
         .iter()
         .filter_map(|e| e["endpointID"].as_str().map(str::to_owned))
