@@ -127,6 +127,57 @@ async fn time_and_finance_reads_match_the_tenant() {
             .len(),
         unposted.len()
     );
+    // The finance writes are hard: each waits for a signed verdict, with its amount read from
+    // the record, and nothing is sent.
+    let po = rows(&t, Kind::PurchaseOrder)[0];
+    let report = rows(&t, Kind::ExpenseReport)[0];
+    for (action, params, amount) in [
+        (
+            "approve_po",
+            json!({"id": po["id"]}),
+            cents(po["total"].as_f64().unwrap()),
+        ),
+        (
+            "approve_expense",
+            json!({"report_id": report["id"]}),
+            cents(report["total"].as_f64().unwrap()),
+        ),
+        (
+            "post_invoice",
+            json!({"id": first["id"]}),
+            cents(first["total"].as_f64().unwrap()),
+        ),
+    ] {
+        let outcome = w.call("cw_finance", action, params, true).await;
+        let schemas::tool::ToolOutcome::PendingApproval {
+            effect, request, ..
+        } = &outcome
+        else {
+            panic!("{action}: {outcome:?}")
+        };
+        assert_eq!(
+            effect.amount.as_deref(),
+            Some(format!("{amount} USD").as_str()),
+            "{action}"
+        );
+        if action == "approve_po" {
+            // The Approved status was looked up (id 2 in the sandbox).
+            assert_eq!(request.body.as_ref().unwrap()[0]["value"], 2);
+        }
+    }
+    let created = w
+        .call(
+            "cw_finance",
+            "create_invoice",
+            json!({"company_id": first["company"]["id"], "type": "Agreement"}),
+            true,
+        )
+        .await;
+    assert_eq!(
+        error_of(&created).kind,
+        "invalid_params",
+        "an agreement invoice names its agreement"
+    );
     let bad = w
         .call("cw_finance", "invoices", json!({"state": "overdue"}), false)
         .await;

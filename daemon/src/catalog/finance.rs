@@ -78,9 +78,9 @@ pub(super) fn actions() -> Vec<Action> {
         ),
         Action::write(
             "approve_po",
-            "Move a purchase order to its approved status.",
+            "Move a purchase order to the Approved status (or another one given).",
             Risk::Hard,
-            json!({"tool": "cw_finance", "action": "approve_po", "params": {"id": 412, "status_id": 2}, "confirm": true}),
+            json!({"tool": "cw_finance", "action": "approve_po", "params": {"id": 412}, "confirm": true}),
             approve_po,
         ),
     ]
@@ -531,30 +531,116 @@ async fn generate_batch(
     )))
 }
 
-async fn approve_expense(_: Ctx, _: Call, p: ApproveExpense, _: Planning) -> Result<Plan, Failure> {
+async fn approve_expense(
+    ctx: Ctx,
+    call: Call,
+    p: ApproveExpense,
+    planning: Planning,
+) -> Result<Plan, Failure> {
     // `ExpenseReportTierUpdate`: the approval, with an optional note.
     let mut body = json!({});
     if let Some(n) = p.notes.as_ref().filter(|n| !n.trim().is_empty()) {
         body["notes"] = json!(n);
     }
-    Ok(Plan::new(
+    let path = format!("/expense/reports/{}", p.report_id);
+    let mut plan = Plan::new(
         "manage",
         "POST",
-        format!("/expense/reports/{}/approve", p.report_id),
+        format!("{path}/approve"),
         Some(body),
         format!("approve expense report {}", p.report_id),
     )
-    .target("expense_report", p.report_id))
+    .target("expense_report", p.report_id);
+    if planning.confirmed {
+        let report = ctx.manage()?.get(&call, &path, &Query::new()).await?;
+        if report["status"]
+            .as_str()
+            .is_some_and(|s| s.starts_with("Approved"))
+        {
+            return Err(Failure::invalid(format!(
+                "expense report {} is already approved",
+                p.report_id
+            )));
+        }
+        plan.effect.summary = format!(
+            "approve expense report {} of {} ({} to {})",
+            p.report_id,
+            report["member"]["identifier"].as_str().unwrap_or_default(),
+            report["dateStart"]
+                .as_str()
+                .and_then(|d| d.get(..10))
+                .unwrap_or_default(),
+            report["dateEnd"]
+                .as_str()
+                .and_then(|d| d.get(..10))
+                .unwrap_or_default(),
+        );
+        if let Some(total) = decimal_of(&report["total"]) {
+            plan = plan.amount(format!("{} USD", money(total)?));
+        }
+        plan.observed = super::observed(&path, &report);
+    }
+    Ok(plan)
 }
 
-async fn approve_po(_: Ctx, _: Call, p: ApprovePo, _: Planning) -> Result<Plan, Failure> {
-    let ops = [PatchOp::replace("status/id", json!(p.status_id))];
-    Ok(Plan::new(
+async fn approve_po(
+    ctx: Ctx,
+    call: Call,
+    p: ApprovePo,
+    planning: Planning,
+) -> Result<Plan, Failure> {
+    let manage = ctx.manage()?;
+    // The status id is in the exact request: without one, the "Approved" status is looked up.
+    let status_id = match p.status_id {
+        Some(id) => id,
+        None => manage
+            .list(
+                &call,
+                "/procurement/purchaseorderstatuses",
+                &Query::new().conditions("name = \"Approved\""),
+                5,
+            )
+            .await?
+            .rows
+            .first()
+            .and_then(|s| s["id"].as_i64())
+            .ok_or_else(|| {
+                Failure::invalid("no purchase order status is named Approved; give `status_id`")
+            })?,
+    };
+    let path = format!("/procurement/purchaseorders/{}", p.id);
+    let ops = [PatchOp::replace("status/id", json!(status_id))];
+    let mut plan = Plan::new(
         "manage",
         "PATCH",
-        format!("/procurement/purchaseorders/{}", p.id),
+        path.clone(),
         Some(serde_json::to_value(ops).unwrap_or(Value::Null)),
-        format!("approve purchase order {} (status {})", p.id, p.status_id),
+        format!("approve purchase order {} (status {status_id})", p.id),
     )
-    .target("purchase_order", p.id))
+    .target("purchase_order", p.id);
+    if planning.confirmed {
+        let po = manage.get(&call, &path, &Query::new()).await?;
+        if po["status"]["id"] == status_id {
+            return Err(Failure::invalid(format!(
+                "purchase order {} already has status {status_id}",
+                p.id
+            )));
+        }
+        plan.effect.summary = format!(
+            "approve purchase order {} ({} from {})",
+            po["poNumber"].as_str().unwrap_or_default(),
+            po["internalNotes"].as_str().unwrap_or_default(),
+            po["vendorCompany"]["name"].as_str().unwrap_or_default(),
+        );
+        plan.effect.changes = vec![schemas::event::FieldChange {
+            field: "status".into(),
+            before: Some(json!({"id": po["status"]["id"], "name": po["status"]["name"]})),
+            after: Some(json!({"id": status_id})),
+        }];
+        if let Some(total) = decimal_of(&po["total"]) {
+            plan = plan.amount(format!("{} USD", money(total)?));
+        }
+        plan.observed = super::observed(&path, &po);
+    }
+    Ok(plan)
 }

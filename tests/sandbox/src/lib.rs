@@ -33,7 +33,9 @@
 //! `/company/configurations`; `/time/entries` (GET, POST, PATCH, DELETE), `/time/workTypes`,
 //! `/time/workRoles`; `/finance/agreements` with `/additions` (GET, POST, PATCH);
 //! `/finance/invoices` (GET, POST); `/schedule/entries`; `/sales/opportunities`;
-//! `/project/projects`, `/project/tickets`; `/finance/accounting/unpostedinvoices`. Anything else answers 404 (405 for a known path with another method) with a
+//! `/project/projects`, `/project/tickets`; `/finance/accounting/unpostedinvoices`, `POST
+//! /finance/accounting/batches`; `/procurement/purchaseorders` (GET, PATCH) and
+//! `/procurement/purchaseorderstatuses`; `/expense/reports` and `POST /expense/reports/{id}/approve`. Anything else answers 404 (405 for a known path with another method) with a
 //! ConnectWise error body. The query grammar (`conditions`, `childConditions`,
 //! `customFieldConditions`, `orderBy`, `fields`, `page`/`pageSize`, forward-only paging with
 //! `pagination-type: forward-only` and `pageId`) is documented in [`query`].

@@ -32,6 +32,8 @@ pub enum Action {
     TicketConfig,
     TicketConfigAdd,
     TicketConfigRemove,
+    ExpenseReportApprove,
+    AccountingBatchCreate,
 }
 
 /// One served operation. `pattern` is written exactly as in `manage-endpoints-2025.1.json`, so a
@@ -432,6 +434,47 @@ pub static ROUTES: &[Route] = &[
         Kind::UnpostedInvoice,
         Action::Get,
     ),
+    special(
+        "POST",
+        "/finance/accounting/batches",
+        Action::AccountingBatchCreate,
+    ),
+    r(
+        "GET",
+        "/procurement/purchaseorders",
+        Kind::PurchaseOrder,
+        Action::List,
+    ),
+    r(
+        "GET",
+        "/procurement/purchaseorders/{id}",
+        Kind::PurchaseOrder,
+        Action::Get,
+    ),
+    r(
+        "PATCH",
+        "/procurement/purchaseorders/{id}",
+        Kind::PurchaseOrder,
+        Action::Patch,
+    ),
+    r(
+        "GET",
+        "/procurement/purchaseorderstatuses",
+        Kind::PurchaseOrderStatus,
+        Action::List,
+    ),
+    r("GET", "/expense/reports", Kind::ExpenseReport, Action::List),
+    r(
+        "GET",
+        "/expense/reports/{id}",
+        Kind::ExpenseReport,
+        Action::Get,
+    ),
+    special(
+        "POST",
+        "/expense/reports/{id}/approve",
+        Action::ExpenseReportApprove,
+    ),
 ];
 
 /// All routes, in matching order.
@@ -549,6 +592,8 @@ fn route(s: &Shared, req: &Req) -> Reply {
             (Action::TicketConfig, _) => ticket_config(s, params, &base),
             (Action::TicketConfigAdd, _) => write::attach_config(s, req, params.parent, &base),
             (Action::TicketConfigRemove, _) => write::detach_config(s, params),
+            (Action::ExpenseReportApprove, _) => write::approve_expense_report(s, params),
+            (Action::AccountingBatchCreate, _) => write::create_batch(s, req),
             _ => Err(CwError::internal()),
         };
         return result.unwrap_or_else(Reply::from);

@@ -954,6 +954,7 @@ pub fn generate(seed: u64, size: Size, today: NaiveDate) -> (Tenant, Truth) {
     plant_quote_template(&mut g);
     build_project_tickets(&mut g);
     build_unposted(&mut g);
+    build_procurement_and_expenses(&mut g, &companies);
     let remote = plant_remote(&mut g, &tickets.recurring);
     let fleet = fleet_truth(&g, &companies);
 
@@ -3051,6 +3052,48 @@ fn build_unposted(g: &mut Gen) {
             "hasTime": false, "hasExpenses": false, "hasProducts": false, "invoiceTaxableFlag": false,
             "salesTaxAmount": 0.0, "createdBy": "admin",
             "_info": {"lastUpdated": inv["_info"]["lastUpdated"], "updatedBy": "admin"},
+        }));
+    }
+}
+
+/// Purchase orders waiting for approval (status New), the PO statuses, and submitted expense
+/// reports: what `approve_po` and `approve_expense` act on. Fixed ids.
+fn build_procurement_and_expenses(g: &mut Gen, companies: &[Co]) {
+    for (id, name, closed) in [
+        (1, "New", false),
+        (2, "Approved", false),
+        (3, "Closed", true),
+    ] {
+        g.insert(Kind::PurchaseOrderStatus, json!({
+            "id": id, "name": name, "defaultFlag": id == 1, "closedFlag": closed, "inactiveFlag": false,
+            "defaultClosedFlag": closed, "sortOrder": id,
+            "_info": {"lastUpdated": ts(at(g.today - Duration::days(300), 9, 0)), "updatedBy": "admin"},
+        }));
+    }
+    let vendor = companies.last().map(|c| c.id).unwrap_or_default();
+    for (k, co) in companies.iter().take(3).enumerate() {
+        let id = 411 + k as i64;
+        let day = g.today - Duration::days(3 + k as i64);
+        let total = [1250.0, 4200.0, 189.0][k];
+        g.insert(Kind::PurchaseOrder, json!({
+            "id": id, "poNumber": format!("PO-{id}"), "poDate": midnight(day), "closedFlag": false,
+            "status": named(1, "New", "status_href", "/procurement/purchaseorderstatuses/1".into()),
+            "vendorCompany": g.r(Kind::Company, vendor), "customerCompany": g.r(Kind::Company, co.id),
+            "terms": named(1, "Net 30 Days", "terms_href", "/finance/billingTerms/1".into()),
+            "subTotal": total, "total": total, "salesTax": 0.0, "freightCost": 0.0,
+            "internalNotes": format!("For {}", co.name), "enteredBy": "dwhitfield",
+            "_info": Gen::info(at(day, 10, 0), "dwhitfield", at(day, 10, 0), "dwhitfield"),
+        }));
+    }
+    for (k, member) in g.techs.clone().iter().take(2).enumerate() {
+        let id = 88 + k as i64;
+        let start = g.today - Duration::days(14);
+        let total = [142.5, 38.0][k];
+        g.insert(Kind::ExpenseReport, json!({
+            "id": id, "member": g.r(Kind::Member, *member), "year": start.year(), "period": 1,
+            "dateStart": midnight(start), "dateEnd": midnight(start + Duration::days(6)),
+            "status": "Submitted", "total": total, "dueDate": midnight(g.today + Duration::days(7)),
+            "_info": Gen::info(at(start + Duration::days(7), 17, 0), "admin", at(start + Duration::days(7), 17, 0), "admin"),
         }));
     }
 }

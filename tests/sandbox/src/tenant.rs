@@ -33,6 +33,9 @@ pub enum Kind {
     Project,
     ProjectTicket,
     UnpostedInvoice,
+    PurchaseOrder,
+    PurchaseOrderStatus,
+    ExpenseReport,
 }
 
 impl Kind {
@@ -63,6 +66,9 @@ impl Kind {
             Kind::Project => "Project",
             Kind::ProjectTicket => "ProjectTicket",
             Kind::UnpostedInvoice => "UnpostedInvoice",
+            Kind::PurchaseOrder => "PurchaseOrder",
+            Kind::PurchaseOrderStatus => "PurchaseOrderStatus",
+            Kind::ExpenseReport => "ExpenseReport",
         }
     }
 
@@ -93,6 +99,9 @@ impl Kind {
             Kind::Project => "Project",
             Kind::ProjectTicket => "Project Ticket",
             Kind::UnpostedInvoice => "Unposted Invoice",
+            Kind::PurchaseOrder => "Purchase Order",
+            Kind::PurchaseOrderStatus => "Purchase Order Status",
+            Kind::ExpenseReport => "Expense Report",
         }
     }
 
@@ -163,6 +172,9 @@ impl Kind {
             Kind::Project => format!("/project/projects/{id}"),
             Kind::ProjectTicket => format!("/project/tickets/{id}"),
             Kind::UnpostedInvoice => format!("/finance/accounting/unpostedinvoices/{id}"),
+            Kind::PurchaseOrder => format!("/procurement/purchaseorders/{id}"),
+            Kind::PurchaseOrderStatus => format!("/procurement/purchaseorderstatuses/{id}"),
+            Kind::ExpenseReport => format!("/expense/reports/{id}"),
         }
     }
 }
@@ -352,7 +364,10 @@ impl Tenant {
             | Kind::Addition
             | Kind::ScheduleEntry
             | Kind::ProjectTicket
-            | Kind::UnpostedInvoice => {
+            | Kind::UnpostedInvoice
+            | Kind::PurchaseOrder
+            | Kind::PurchaseOrderStatus
+            | Kind::ExpenseReport => {
                 return None;
             }
         };

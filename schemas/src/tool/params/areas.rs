@@ -155,8 +155,10 @@ pub struct ApproveExpense {
 pub struct ApprovePo {
     /// The purchase order (id).
     pub id: i64,
-    /// The approved status to move it to (id, from `/procurement/purchaseorderstatuses`).
-    pub status_id: i64,
+    /// The status to move it to (id, from `/procurement/purchaseorderstatuses`); default the
+    /// one named `Approved`.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub status_id: Option<i64>,
 }
 
 /// Which opportunities.

@@ -823,6 +823,16 @@ fn normalize(
         Kind::Note => normalize_note(t, rec, parent.unwrap_or_default(), existing, now),
         Kind::Addition => normalize_addition(t, rec, parent.unwrap_or_default(), now),
         Kind::Invoice => normalize_invoice(t, rec, id, now),
+        Kind::PurchaseOrder => {
+            let mut info = existing
+                .and_then(|e| e.get("_info"))
+                .cloned()
+                .unwrap_or_else(|| json!({}));
+            info["lastUpdated"] = json!(ts(now));
+            info["updatedBy"] = json!("SandboxAPI");
+            rec.insert("_info".into(), info);
+            Ok(())
+        }
         _ => Err(CwError::method_not_allowed("POST")),
     }
 }
@@ -1144,4 +1154,58 @@ mod tests {
             assert_eq!(whole_second(text), ok, "{text}");
         }
     }
+}
+
+/// `POST /expense/reports/{id}/approve` (`ExpenseReportTierUpdate` body): the report is
+/// approved; answers `SuccessResponse`.
+pub fn approve_expense_report(s: &Shared, params: Params) -> Result<Reply, CwError> {
+    let mut t = s.write();
+    let id = params.id.unwrap_or_default();
+    let now = t.tick();
+    let report = t
+        .table_mut(Kind::ExpenseReport)
+        .rows
+        .get_mut(&id)
+        .ok_or_else(|| CwError::not_found(Kind::ExpenseReport.label(), id))?;
+    report["status"] = json!("ApprovedByTierOne");
+    report["_info"]["lastUpdated"] = json!(ts(now));
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({"success": true, "message": format!("Expense report {id} approved.")}),
+    ))
+}
+
+/// `POST /finance/accounting/batches` (`CreateAccountingBatchRequest`): the listed unposted
+/// invoices leave the unposted queue; answers a `GLExport` with one transaction each.
+pub fn create_batch(s: &Shared, req: &Req) -> Result<Reply, CwError> {
+    let body = req.json_body().map_err(CwError::bad_body)?;
+    let ids: Vec<i64> = body["processedRecordIds"]
+        .as_array()
+        .map(|a| a.iter().filter_map(Value::as_i64).collect())
+        .unwrap_or_default();
+    if ids.is_empty() {
+        return Err(CwError::bad_body(
+            "processedRecordIds is required and must list at least one record id.",
+        ));
+    }
+    let mut t = s.write();
+    if let Some(missing) = ids
+        .iter()
+        .find(|id| t.get(Kind::UnpostedInvoice, **id).is_none())
+    {
+        return Err(CwError::not_found(Kind::UnpostedInvoice.label(), *missing));
+    }
+    let mut transactions = Vec::new();
+    for id in &ids {
+        if let Some(inv) = t.table_mut(Kind::UnpostedInvoice).rows.remove(id) {
+            transactions.push(json!({
+                "documentNumber": inv["invoiceNumber"], "documentDate": inv["invoiceDate"],
+                "documentType": "Invoice", "total": inv["total"], "company": inv["company"],
+            }));
+        }
+    }
+    Ok(Reply::json(
+        StatusCode::OK,
+        &json!({"exportSettings": {"batchIdentifier": body["batchIdentifier"]}, "transactions": transactions}),
+    ))
 }
