@@ -294,9 +294,13 @@ fn print_live(e: &Envelope) {
     }
 }
 
-/// What the night left: proposals recorded for review, by skill, from the log itself.
+/// What the night left: the morning feed, replayed from the daemon's log.
 async fn summary(paths: &Paths) -> Result<(), CtlError> {
     let mut client = connect(paths).await?;
+    let report = match client.call(&Request::VerifyLog).await? {
+        Response::Verify(r) => Some(r),
+        _ => None,
+    };
     client
         .send(&Request::Tail {
             from: Some(0),
@@ -304,24 +308,22 @@ async fn summary(paths: &Paths) -> Result<(), CtlError> {
             follow: false,
         })
         .await?;
-    let mut proposals = 0;
-    let mut reads = 0;
-    let mut by_action = std::collections::BTreeMap::<String, usize>::new();
+    let mut events = Vec::new();
     while let Some(Response::Event(e)) = client.next().await? {
-        match &e.event {
-            Event::ActionProposed { tool, action, .. } if e.run_id.is_some() => {
-                proposals += 1;
-                *by_action.entry(format!("{tool} {action}")).or_default() += 1;
+        events.push(*e);
+    }
+    let feed = daemon::feed::fold(&events, report.as_ref(), &daemon::feed::Filter::default());
+    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
+    print!(
+        "{}",
+        daemon::feed::render(
+            &feed,
+            daemon::feed::Format::Text {
+                colour: tty,
+                width: if tty { 120 } else { 0 },
             }
-            Event::ActionRead { .. } if e.run_id.is_some() => reads += 1,
-            _ => {}
-        }
-    }
-    println!(
-        "The agent read {reads} time(s) and proposed {proposals} change(s), none executed (observe mode):"
+        )
     );
-    for (action, n) in by_action {
-        println!("  {n:>3}  {action}");
-    }
+    println!("(nightjarctl feed --format md|json gives the same in other forms)");
     Ok(())
 }

@@ -132,7 +132,7 @@ fn needs_daemon(command: &LogCommand) -> bool {
     )
 }
 
-fn open_offline(paths: &Paths) -> Result<Reader, CtlError> {
+pub(crate) fn open_offline(paths: &Paths) -> Result<Reader, CtlError> {
     Reader::open(&paths.log_dir(), &paths.checkpoint_file(), 16 * 1024 * 1024).map_err(
         |e| match e {
             LogError::Locked { .. } => CtlError::Other(anyhow::anyhow!(

@@ -8,6 +8,7 @@
 mod approvals_cmd;
 mod client;
 mod demo;
+mod feed_cmd;
 mod keys;
 mod log_cmd;
 mod mcp_cmd;
@@ -106,6 +107,9 @@ enum Command {
     /// state directory, the three skills once in observe mode, the night's summary, and how to
     /// attach Claude.
     Demo(demo::DemoArgs),
+    /// The morning feed: the log replayed into what happened (runs, items, proposals and their
+    /// state, sessions), anomalies first. Exits 2 when there are anomalies.
+    Feed(feed_cmd::FeedArgs),
     /// The skills: list, show, export (to import into Claude: ~/.claude/skills).
     Skills {
         #[command(subcommand)]
@@ -212,6 +216,7 @@ async fn dispatch(args: Args) -> Result<u8, CtlError> {
         }
         Command::Mode(a) => approvals_cmd::mode(&paths, a).await,
         Command::Demo(a) => demo::run(a).await,
+        Command::Feed(a) => feed_cmd::run(&paths, a).await,
         Command::Skills { command } => night_cmd::skills(&paths, command),
         Command::Run { skill, json } => night_cmd::run(&paths, skill, json).await,
         Command::Schedule { json } => night_cmd::schedule(&paths, json).await,

@@ -618,3 +618,132 @@ async fn a_signed_mode_change_wins_over_the_configured_mode() {
         "{sent:?}"
     );
 }
+
+#[tokio::test]
+async fn the_feed_replays_the_night_the_same_way_every_time_anomalies_first() {
+    use daemon::feed::{Filter, Format, fold, render};
+    let w = world(
+        Mode::Enforce,
+        |c| c.agent.max_items = 2,
+        Some(dispatcher(true)),
+    )
+    .await;
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    let log = events(&w.base.store);
+    let report = w.base.store.verify_all().unwrap();
+    let feed = fold(&log, Some(&report), &Filter::default());
+    assert!(feed.anomalies.is_empty(), "{:?}", feed.anomalies);
+    assert_eq!(feed.runs.len(), 1);
+    let run = &feed.runs[0];
+    assert_eq!(
+        (run.skill.as_str(), run.mode, run.items.len()),
+        (TRIAGE, Mode::Enforce, 2)
+    );
+    let states: Vec<&str> = run.proposals.iter().map(|p| p.state.as_str()).collect();
+    assert_eq!(states, ["executed", "queued", "executed", "queued"]);
+    assert_eq!(
+        feed.pending.len(),
+        2,
+        "the customer-visible notes wait for a human"
+    );
+    assert!(
+        feed.pending
+            .iter()
+            .all(|p| p.customer_visible_text.is_some())
+    );
+    let formats = [
+        Format::Text {
+            colour: false,
+            width: 0,
+        },
+        Format::Text {
+            colour: true,
+            width: 100,
+        },
+        Format::Markdown,
+        Format::Json,
+    ];
+    for f in formats {
+        let once = render(&fold(&log, Some(&report), &Filter::default()), f);
+        let again = render(&fold(&log, Some(&report), &Filter::default()), f);
+        assert_eq!(once, again, "{f:?}");
+        assert!(once.contains(&summary.run_id), "{f:?}");
+    }
+    let text = render(
+        &feed,
+        Format::Text {
+            colour: false,
+            width: 0,
+        },
+    );
+    assert!(text.find("WAITING FOR A HUMAN").unwrap() < text.find("RUN msp-night-triage").unwrap());
+
+    // Anomalies, made on purpose, head every format.
+    w.base
+        .store
+        .append_system(Event::ActionOutcomeUnknown {
+            call_id: "c-lost".into(),
+            proposal_id: None,
+            executing_seq: 3,
+            reason: "the daemon stopped after the request was sent".into(),
+        })
+        .await
+        .unwrap();
+    w.base
+        .store
+        .append(
+            daemon::log::Draft::new(
+                schemas::event::Principal::Skill {
+                    skill: TRIAGE.into(),
+                    run_id: "r-cut".into(),
+                },
+                Event::RunStarted {
+                    run_id: "r-cut".into(),
+                    skill: TRIAGE.into(),
+                    mode: Mode::Observe,
+                    model: "m".into(),
+                    budgets: Default::default(),
+                    trigger: RunTrigger::Manual,
+                    scheduled_for: None,
+                    resumes: None,
+                },
+            )
+            .with_run("r-cut"),
+        )
+        .await
+        .unwrap();
+    let log = events(&w.base.store);
+    let feed = fold(
+        &log,
+        Some(&w.base.store.verify_all().unwrap()),
+        &Filter::default(),
+    );
+    let kinds: Vec<&str> = feed.anomalies.iter().map(|a| a.kind.as_str()).collect();
+    assert_eq!(kinds, ["outcome_unknown", "run_unfinished"]);
+    let text = render(
+        &feed,
+        Format::Text {
+            colour: false,
+            width: 0,
+        },
+    );
+    assert!(
+        text.lines().nth(2).unwrap().starts_with("ANOMALIES (2)"),
+        "{text}"
+    );
+    let md = render(&feed, Format::Markdown);
+    assert!(md.find("## Anomalies").unwrap() < md.find("## msp-night-triage").unwrap());
+    let json: Value = serde_json::from_str(&render(&feed, Format::Json)).unwrap();
+    assert_eq!(json["anomalies"][0]["kind"], "outcome_unknown");
+    // One run alone.
+    let only = fold(
+        &log,
+        None,
+        &Filter {
+            since: None,
+            run: Some("r-cut".into()),
+        },
+    );
+    assert_eq!(only.runs.len(), 1);
+    assert_eq!(only.runs[0].run_id, "r-cut");
+}

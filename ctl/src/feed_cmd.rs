@@ -1,0 +1,137 @@
+//! `nightjarctl feed`: the log replayed into the morning feed (through the daemon when it runs,
+//! straight from the state directory when it does not). The replay itself is
+//! `daemon::feed::fold`, a pure function of the log.
+
+use std::io::IsTerminal;
+
+use chrono::{DateTime, Utc};
+use clap::ValueEnum;
+use daemon::feed::{self, Filter, Format};
+use daemon::paths::Paths;
+use schemas::control::{Request, Response};
+use schemas::event::Envelope;
+
+use crate::client::{Client, CtlError};
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq, ValueEnum)]
+pub enum FeedFormat {
+    Text,
+    Md,
+    Json,
+}
+
+#[derive(Debug, clap::Args)]
+pub struct FeedArgs {
+    /// Only events since this time: RFC 3339 (`2026-12-01T18:00:00Z`) or an age (`12h`, `7d`).
+    #[arg(long, value_name = "TIME")]
+    pub since: Option<String>,
+    /// Only this run.
+    #[arg(long, value_name = "RUN")]
+    pub run: Option<String>,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: FeedFormat,
+}
+
+fn other(e: impl std::fmt::Display) -> CtlError {
+    CtlError::Other(anyhow::anyhow!("{e}"))
+}
+
+/// `--since`: an instant, or an age back from now.
+fn since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CtlError> {
+    if let Ok(t) = DateTime::parse_from_rfc3339(text) {
+        return Ok(t.with_timezone(&Utc));
+    }
+    let (number, unit) = text.split_at(text.trim_end_matches(char::is_alphabetic).len());
+    let n: i64 = number.parse().map_err(|_| {
+        other(format!(
+            "--since {text:?}: give RFC 3339 or an age such as 12h or 7d"
+        ))
+    })?;
+    let age = match unit {
+        "m" => chrono::Duration::minutes(n),
+        "h" => chrono::Duration::hours(n),
+        "d" => chrono::Duration::days(n),
+        _ => return Err(other(format!("--since {text:?}: the unit is m, h or d"))),
+    };
+    Ok(now - age)
+}
+
+pub async fn run(paths: &Paths, args: FeedArgs) -> Result<u8, CtlError> {
+    let filter = Filter {
+        since: args
+            .since
+            .as_deref()
+            .map(|s| since(s, Utc::now()))
+            .transpose()?,
+        run: args.run,
+    };
+    let (events, report) = match Client::connect(&paths.control_socket()).await {
+        Ok(mut client) => {
+            let report = match client.call(&Request::VerifyLog).await? {
+                Response::Verify(r) => Some(r),
+                _ => None,
+            };
+            client
+                .send(&Request::Tail {
+                    from: Some(0),
+                    last: None,
+                    follow: false,
+                })
+                .await?;
+            let mut events: Vec<Envelope> = Vec::new();
+            while let Some(Response::Event(e)) = client.next().await? {
+                events.push(*e);
+            }
+            (events, report)
+        }
+        Err(CtlError::NotRunning { .. }) => {
+            let reader = crate::log_cmd::open_offline(paths)?;
+            let report = reader.verify_all().map_err(other)?;
+            let events = reader
+                .range(0, u64::MAX)
+                .collect::<Result<Vec<_>, _>>()
+                .map_err(other)?;
+            (events, Some(report))
+        }
+        Err(e) => return Err(e),
+    };
+    let feed = feed::fold(&events, report.as_ref(), &filter);
+    let format = match args.format {
+        FeedFormat::Json => Format::Json,
+        FeedFormat::Md => Format::Markdown,
+        FeedFormat::Text => {
+            let tty = std::io::stdout().is_terminal();
+            let width = std::env::var("COLUMNS")
+                .ok()
+                .and_then(|c| c.parse().ok())
+                .unwrap_or(if tty { 120 } else { 0 });
+            Format::Text { colour: tty, width }
+        }
+    };
+    print!("{}", feed::render(&feed, format));
+    Ok(if feed.anomalies.is_empty() { 0 } else { 2 })
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn since_takes_an_instant_or_an_age() {
+        let now: DateTime<Utc> = "2026-12-02T08:00:00Z".parse().unwrap();
+        assert_eq!(
+            since("12h", now).unwrap(),
+            "2026-12-01T20:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            since("7d", now).unwrap(),
+            "2026-11-25T08:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert_eq!(
+            since("2026-12-01T18:00:00Z", now).unwrap(),
+            "2026-12-01T18:00:00Z".parse::<DateTime<Utc>>().unwrap()
+        );
+        assert!(since("yesterday", now).is_err());
+        assert!(since("3w", now).is_err());
+    }
+}

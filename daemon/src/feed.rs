@@ -1,0 +1,816 @@
+//! The morning feed: a pure fold of the event log into what a service manager reads over coffee.
+//!
+//! [`fold`] takes the events (and the log's own verification report) and nothing else: no clock,
+//! no environment, so the same log bytes always give the same feed, and [`render`] turns a feed
+//! into text, Markdown or JSON the same way every time.
+//!
+//! Still to come with the feed issue: the HTML form, shadow metrics and `nightjarctl trust`.
+
+use std::collections::BTreeMap;
+use std::fmt::Write as _;
+
+use chrono::{DateTime, Utc};
+use schemas::control::VerifyReport;
+use schemas::event::{
+    Disposition, Envelope, Event, ItemOutcome, Mode, Principal, RunOutcome, TokenUsage,
+    VerdictRejection,
+};
+use serde::Serialize;
+
+/// Which part of the log to show.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Filter {
+    /// Only events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only this run (and nothing interactive).
+    pub run: Option<String>,
+}
+
+/// Something a reader must see first.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Anomaly {
+    /// `chain_break`, `no_checkpoint`, `run_without_checkpoint`, `outcome_unknown`,
+    /// `run_unfinished`, `verdict_refused`.
+    pub kind: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub seq: Option<u64>,
+    pub detail: String,
+}
+
+/// One proposal and what became of it.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Proposal {
+    pub proposal_id: String,
+    pub seq: u64,
+    pub tool: String,
+    pub action: String,
+    pub summary: String,
+    /// `field: before -> after`.
+    pub changes: Vec<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub amount: Option<String>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub customer_visible_text: Option<String>,
+    /// `recorded` (observe), `previewed`, `queued` (waits for a verdict), `executed`, `failed`,
+    /// `denied`, `outcome_unknown`, `withdrawn`.
+    pub state: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub detail: Option<String>,
+    /// The key whose verdict settled it.
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub settled_by: Option<String>,
+}
+
+#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
+pub struct Item {
+    pub item_id: String,
+    pub subject: String,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<ItemOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub summary: String,
+    pub steps: u32,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Run {
+    pub run_id: String,
+    pub skill: String,
+    pub mode: Mode,
+    pub model: String,
+    pub started: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub finished: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub outcome: Option<RunOutcome>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub reason: Option<String>,
+    pub items: Vec<Item>,
+    pub reads: u32,
+    pub upstream_requests: u64,
+    pub proposals: Vec<Proposal>,
+    pub errors: Vec<String>,
+    pub tokens: TokenUsage,
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Session {
+    pub session_id: String,
+    pub client: String,
+    pub opened: DateTime<Utc>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub closed: Option<DateTime<Utc>>,
+    pub reads: u32,
+    pub proposals: Vec<Proposal>,
+}
+
+/// The whole feed.
+#[derive(Debug, Clone, PartialEq, Serialize)]
+pub struct Feed {
+    pub events: u64,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub first: Option<DateTime<Utc>>,
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub last: Option<DateTime<Utc>>,
+    pub anomalies: Vec<Anomaly>,
+    /// Proposals still waiting for a human verdict, oldest first.
+    pub pending: Vec<Proposal>,
+    pub runs: Vec<Run>,
+    pub sessions: Vec<Session>,
+}
+
+/// Where a proposal lives while folding.
+#[derive(Debug, Clone, Copy)]
+enum Owner {
+    Run(usize),
+    Session(usize),
+}
+
+fn verdict_refusal_is_anomalous(reason: VerdictRejection) -> bool {
+    matches!(
+        reason,
+        VerdictRejection::Replayed
+            | VerdictRejection::BadSignature
+            | VerdictRejection::UnknownKey
+            | VerdictRejection::RevokedKey
+            | VerdictRejection::DigestMismatch
+            | VerdictRejection::Malformed
+    )
+}
+
+/// Folds `events` (in seq order) into a feed. `report` is the log's verification, whose problem
+/// (if any) heads the anomalies.
+pub fn fold<'a>(
+    events: impl IntoIterator<Item = &'a Envelope>,
+    report: Option<&VerifyReport>,
+    filter: &Filter,
+) -> Feed {
+    let mut feed = Feed {
+        events: 0,
+        first: None,
+        last: None,
+        anomalies: Vec::new(),
+        pending: Vec::new(),
+        runs: Vec::new(),
+        sessions: Vec::new(),
+    };
+    if let Some(problem) = report.and_then(|r| r.problem.as_ref()) {
+        feed.anomalies.push(Anomaly {
+            kind: "chain_break".into(),
+            seq: Some(problem.seq),
+            detail: format!("{}: {}", problem.kind, problem.detail),
+        });
+    }
+    let mut runs: BTreeMap<String, usize> = BTreeMap::new();
+    let mut sessions_by_client: BTreeMap<String, usize> = BTreeMap::new();
+    let mut proposals: BTreeMap<String, (Owner, usize)> = BTreeMap::new();
+    let mut calls: BTreeMap<String, String> = BTreeMap::new(); // call id -> proposal id
+    let mut checkpointed_after_run: Vec<(usize, bool)> = Vec::new();
+    let mut seen_checkpoint = false;
+
+    for e in events {
+        if filter.since.is_some_and(|s| e.ts < s) {
+            continue;
+        }
+        if let Some(run) = &filter.run
+            && e.run_id.as_deref() != Some(run.as_str())
+            && !matches!(
+                e.event,
+                Event::Checkpointed { .. } | Event::VerdictAccepted { .. }
+            )
+        {
+            continue;
+        }
+        feed.events += 1;
+        feed.first.get_or_insert(e.ts);
+        feed.last = Some(e.ts);
+        let owner = match (&e.run_id, &e.principal) {
+            (Some(r), _) => runs.get(r).map(|i| Owner::Run(*i)),
+            (None, Principal::Interactive { name }) => {
+                sessions_by_client.get(name).map(|i| Owner::Session(*i))
+            }
+            _ => None,
+        };
+        match &e.event {
+            Event::RunStarted {
+                run_id,
+                skill,
+                mode,
+                model,
+                ..
+            } => {
+                runs.insert(run_id.clone(), feed.runs.len());
+                feed.runs.push(Run {
+                    run_id: run_id.clone(),
+                    skill: skill.clone(),
+                    mode: *mode,
+                    model: model.clone(),
+                    started: e.ts,
+                    finished: None,
+                    outcome: None,
+                    reason: None,
+                    items: Vec::new(),
+                    reads: 0,
+                    upstream_requests: 0,
+                    proposals: Vec::new(),
+                    errors: Vec::new(),
+                    tokens: TokenUsage::default(),
+                });
+            }
+            Event::RunFinished {
+                run_id,
+                outcome,
+                reason,
+                tokens,
+                ..
+            } => {
+                if let Some(&i) = runs.get(run_id) {
+                    let run = &mut feed.runs[i];
+                    run.finished = Some(e.ts);
+                    run.outcome = Some(*outcome);
+                    run.reason.clone_from(reason);
+                    run.tokens = *tokens;
+                    checkpointed_after_run.push((i, false));
+                }
+            }
+            Event::Checkpointed { .. } => {
+                seen_checkpoint = true;
+                for c in &mut checkpointed_after_run {
+                    c.1 = true;
+                }
+            }
+            Event::ItemStarted {
+                run_id,
+                item_id,
+                subject,
+                ..
+            } => {
+                if let Some(&i) = runs.get(run_id) {
+                    feed.runs[i].items.push(Item {
+                        item_id: item_id.clone(),
+                        subject: subject.clone(),
+                        outcome: None,
+                        reason: None,
+                        summary: String::new(),
+                        steps: 0,
+                    });
+                }
+            }
+            Event::ItemFinished {
+                run_id,
+                item_id,
+                outcome,
+                reason,
+                summary,
+                steps,
+                ..
+            } => {
+                if let Some(&i) = runs.get(run_id) {
+                    let items = &mut feed.runs[i].items;
+                    let at = match items.iter().rposition(|it| &it.item_id == item_id) {
+                        Some(at) => at,
+                        None => {
+                            items.push(Item {
+                                item_id: item_id.clone(),
+                                subject: String::new(),
+                                outcome: None,
+                                reason: None,
+                                summary: String::new(),
+                                steps: 0,
+                            });
+                            items.len() - 1
+                        }
+                    };
+                    let item = &mut items[at];
+                    item.outcome = Some(*outcome);
+                    item.reason.clone_from(reason);
+                    item.summary.clone_from(summary);
+                    item.steps = *steps;
+                }
+            }
+            Event::SessionOpened {
+                session_id,
+                client_name,
+                transport,
+                ..
+            } if transport != "in_process" => {
+                sessions_by_client.insert(client_name.clone(), feed.sessions.len());
+                feed.sessions.push(Session {
+                    session_id: session_id.clone(),
+                    client: client_name.clone(),
+                    opened: e.ts,
+                    closed: None,
+                    reads: 0,
+                    proposals: Vec::new(),
+                });
+            }
+            Event::SessionClosed { session_id, .. } => {
+                if let Some(s) = feed
+                    .sessions
+                    .iter_mut()
+                    .find(|s| &s.session_id == session_id)
+                {
+                    s.closed = Some(e.ts);
+                }
+            }
+            Event::ActionRead {
+                upstream_requests, ..
+            } => match owner {
+                Some(Owner::Run(i)) => {
+                    feed.runs[i].reads += 1;
+                    feed.runs[i].upstream_requests += u64::from(*upstream_requests);
+                }
+                Some(Owner::Session(i)) => feed.sessions[i].reads += 1,
+                None => {}
+            },
+            Event::ActionProposed {
+                proposal_id,
+                call_id,
+                tool,
+                action,
+                effect,
+                disposition,
+                ..
+            } => {
+                calls.insert(call_id.clone(), proposal_id.clone());
+                let state = match disposition {
+                    Disposition::RecordedForReview => "recorded",
+                    Disposition::Previewed | Disposition::DryRun => "previewed",
+                    Disposition::PendingApproval => "queued",
+                    Disposition::Accepted => "accepted",
+                };
+                let p = Proposal {
+                    proposal_id: proposal_id.clone(),
+                    seq: e.seq,
+                    tool: tool.clone(),
+                    action: action.clone(),
+                    summary: effect.summary.clone(),
+                    changes: effect
+                        .changes
+                        .iter()
+                        .map(|c| {
+                            let show = |v: &Option<serde_json::Value>| {
+                                v.as_ref().map_or("(none)".to_owned(), ToString::to_string)
+                            };
+                            format!("{}: {} -> {}", c.field, show(&c.before), show(&c.after))
+                        })
+                        .collect(),
+                    amount: effect.amount.clone(),
+                    customer_visible_text: effect.customer_visible_text.clone(),
+                    state: state.into(),
+                    detail: None,
+                    settled_by: None,
+                };
+                let list = match owner {
+                    Some(Owner::Run(i)) => Some((Owner::Run(i), &mut feed.runs[i].proposals)),
+                    Some(Owner::Session(i)) => {
+                        Some((Owner::Session(i), &mut feed.sessions[i].proposals))
+                    }
+                    None => None,
+                };
+                if let Some((o, list)) = list {
+                    // A proposal recorded again (previewed, then confirmed) replaces itself.
+                    match list.iter().position(|x| x.proposal_id == *proposal_id) {
+                        Some(at) => list[at] = p,
+                        None => {
+                            proposals.insert(proposal_id.clone(), (o, list.len()));
+                            list.push(p);
+                        }
+                    }
+                }
+            }
+            Event::VerdictAccepted {
+                proposal_id,
+                key_id,
+                decision,
+                ..
+            } => {
+                if let Some(p) = proposal_mut(&mut feed, &proposals, proposal_id) {
+                    p.settled_by = Some(key_id.clone());
+                    if matches!(decision, schemas::event::Decision::Deny) {
+                        p.state = "denied".into();
+                        p.detail = Some("denied by a human".into());
+                    }
+                }
+            }
+            Event::VerdictRejected {
+                proposal_id,
+                reason,
+                detail,
+                ..
+            } if verdict_refusal_is_anomalous(*reason) => {
+                feed.anomalies.push(Anomaly {
+                    kind: "verdict_refused".into(),
+                    seq: Some(e.seq),
+                    detail: format!(
+                        "{reason:?} for {}: {detail}",
+                        proposal_id.as_deref().unwrap_or("no proposal")
+                    ),
+                });
+            }
+            Event::ActionExecuted {
+                call_id,
+                proposal_id,
+                ..
+            }
+            | Event::ActionFailed {
+                call_id,
+                proposal_id,
+                ..
+            }
+            | Event::ActionOutcomeUnknown {
+                call_id,
+                proposal_id,
+                ..
+            } => {
+                let id = proposal_id.clone().or_else(|| calls.get(call_id).cloned());
+                let (state, detail) = match &e.event {
+                    Event::ActionExecuted { .. } => ("executed", None),
+                    Event::ActionFailed { error, message, .. } => {
+                        ("failed", Some(format!("{error}: {message}")))
+                    }
+                    Event::ActionOutcomeUnknown { reason, .. } => {
+                        ("outcome_unknown", Some(reason.clone()))
+                    }
+                    _ => unreachable!("matched above"),
+                };
+                if let Event::ActionOutcomeUnknown { executing_seq, .. } = &e.event {
+                    feed.anomalies.push(Anomaly {
+                        kind: "outcome_unknown".into(),
+                        seq: Some(*executing_seq),
+                        detail: format!(
+                            "a change was sent and its outcome never recorded ({}); it is not retried, check the record",
+                            id.as_deref().unwrap_or(call_id)
+                        ),
+                    });
+                }
+                if let Some(p) = id.and_then(|id| proposal_mut(&mut feed, &proposals, &id)) {
+                    p.state = state.into();
+                    p.detail = detail.clone();
+                }
+                if let (Some(Owner::Run(i)), Some(d)) = (owner, detail)
+                    && state == "failed"
+                {
+                    feed.runs[i].errors.push(d);
+                }
+            }
+            Event::ActionDenied {
+                call_id,
+                proposal_id,
+                tool,
+                action,
+                reason,
+                detail,
+            } => {
+                let id = proposal_id.clone().or_else(|| calls.get(call_id).cloned());
+                match id.and_then(|id| proposal_mut(&mut feed, &proposals, &id)) {
+                    Some(p) => {
+                        p.state = "denied".into();
+                        p.detail = Some(format!("{reason:?}: {detail}"));
+                    }
+                    None => {
+                        if let Some(Owner::Run(i)) = owner {
+                            feed.runs[i]
+                                .errors
+                                .push(format!("{tool} {action} denied ({reason:?}): {detail}"));
+                        }
+                    }
+                }
+            }
+            _ => {}
+        }
+    }
+
+    if feed.events > 0 && !seen_checkpoint && report.is_some_and(|r| r.checkpoint.is_none()) {
+        feed.anomalies.push(Anomaly {
+            kind: "no_checkpoint".into(),
+            seq: None,
+            detail: "the log has no checkpoint: deleting its newest events would go unnoticed"
+                .into(),
+        });
+    }
+    for (i, checkpointed) in checkpointed_after_run {
+        if !checkpointed {
+            feed.anomalies.push(Anomaly {
+                kind: "run_without_checkpoint".into(),
+                seq: None,
+                detail: format!(
+                    "run {} ended with no checkpoint after it",
+                    feed.runs[i].run_id
+                ),
+            });
+        }
+    }
+    for run in &feed.runs {
+        if run.outcome.is_none() {
+            feed.anomalies.push(Anomaly {
+                kind: "run_unfinished".into(),
+                seq: None,
+                detail: format!(
+                    "run {} ({}) has no RunFinished: still running, or cut off and not yet resumed",
+                    run.run_id, run.skill
+                ),
+            });
+        }
+    }
+    feed.pending = feed
+        .runs
+        .iter()
+        .flat_map(|r| r.proposals.iter())
+        .chain(feed.sessions.iter().flat_map(|s| s.proposals.iter()))
+        .filter(|p| p.state == "queued" && p.settled_by.is_none())
+        .cloned()
+        .collect();
+    feed.pending.sort_by_key(|p| p.seq);
+    feed
+}
+
+fn proposal_mut<'f>(
+    feed: &'f mut Feed,
+    index: &BTreeMap<String, (Owner, usize)>,
+    id: &str,
+) -> Option<&'f mut Proposal> {
+    match index.get(id)? {
+        (Owner::Run(r), at) => feed.runs.get_mut(*r)?.proposals.get_mut(*at),
+        (Owner::Session(s), at) => feed.sessions.get_mut(*s)?.proposals.get_mut(*at),
+    }
+}
+
+/// Output formats.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Format {
+    /// For a terminal: `colour` adds ANSI colours; lines are cut at `width`.
+    Text {
+        colour: bool,
+        width: usize,
+    },
+    Markdown,
+    Json,
+}
+
+/// Renders a feed; the same feed always gives the same bytes.
+pub fn render(feed: &Feed, format: Format) -> String {
+    match format {
+        Format::Json => serde_json::to_string_pretty(feed).unwrap_or_default() + "\n",
+        Format::Markdown => markdown(feed),
+        Format::Text { colour, width } => text(feed, colour, width),
+    }
+}
+
+fn ts(t: &DateTime<Utc>) -> String {
+    t.format("%Y-%m-%d %H:%M:%S UTC").to_string()
+}
+
+fn duration(run: &Run) -> String {
+    match run.finished {
+        Some(f) => {
+            let s = (f - run.started).num_seconds().max(0);
+            format!("{}m{:02}s", s / 60, s % 60)
+        }
+        None => "unfinished".into(),
+    }
+}
+
+fn counts(run: &Run) -> (usize, usize, usize) {
+    let n = |o: ItemOutcome| run.items.iter().filter(|i| i.outcome == Some(o)).count();
+    (
+        n(ItemOutcome::Done),
+        n(ItemOutcome::Skipped),
+        n(ItemOutcome::Failed),
+    )
+}
+
+fn proposal_line(p: &Proposal) -> String {
+    let mut line = format!("[{}] {} {}: {}", p.state, p.tool, p.action, p.summary);
+    if !p.changes.is_empty() {
+        let _ = write!(line, " ({})", p.changes.join("; "));
+    }
+    if let Some(a) = &p.amount {
+        let _ = write!(line, " amount {a}");
+    }
+    if let Some(t) = &p.customer_visible_text {
+        let _ = write!(line, " customer sees: \"{t}\"");
+    }
+    if let Some(k) = &p.settled_by {
+        let _ = write!(line, " settled by key {k}");
+    }
+    if let Some(d) = &p.detail {
+        let _ = write!(line, " - {d}");
+    }
+    line
+}
+
+fn cut(line: &str, width: usize) -> String {
+    if width == 0 || line.chars().count() <= width {
+        line.to_owned()
+    } else {
+        let mut s: String = line.chars().take(width.saturating_sub(1)).collect();
+        s.push('…');
+        s
+    }
+}
+
+fn text(feed: &Feed, colour: bool, width: usize) -> String {
+    let paint = |code: &str, s: &str| {
+        if colour {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
+    let mut out = String::new();
+    let mut line = |s: String| {
+        out.push_str(&cut(&s, width));
+        out.push('\n');
+    };
+    line(paint(
+        "1",
+        &format!(
+            "Nightjar feed: {} events{}",
+            feed.events,
+            match (&feed.first, &feed.last) {
+                (Some(a), Some(b)) => format!(", {} to {}", ts(a), ts(b)),
+                _ => String::new(),
+            }
+        ),
+    ));
+    if !feed.anomalies.is_empty() {
+        line(String::new());
+        line(paint(
+            "1;31",
+            &format!("ANOMALIES ({})", feed.anomalies.len()),
+        ));
+        for a in &feed.anomalies {
+            let at = a.seq.map(|s| format!(" at seq {s}")).unwrap_or_default();
+            line(paint("31", &format!("  ! {}{at}: {}", a.kind, a.detail)));
+        }
+    }
+    if !feed.pending.is_empty() {
+        line(String::new());
+        line(paint(
+            "1;33",
+            &format!("WAITING FOR A HUMAN ({})", feed.pending.len()),
+        ));
+        for p in &feed.pending {
+            line(format!("  {} {}", p.proposal_id, proposal_line(p)));
+        }
+    }
+    for run in &feed.runs {
+        let (done, skipped, failed) = counts(run);
+        line(String::new());
+        line(paint(
+            "1",
+            &format!(
+                "RUN {} {} ({:?}, {}) {} {}",
+                run.skill,
+                run.run_id,
+                run.mode,
+                run.model,
+                ts(&run.started),
+                duration(run)
+            ),
+        ));
+        line(format!(
+            "  {} items: {done} done, {skipped} skipped, {failed} failed; {} reads ({} upstream requests); tokens {} prompt / {} completion",
+            run.items.len(),
+            run.reads,
+            run.upstream_requests,
+            run.tokens.prompt,
+            run.tokens.completion
+        ));
+        if let (Some(o), r) = (&run.outcome, &run.reason) {
+            line(format!(
+                "  ended {o:?}{}",
+                r.as_ref().map(|r| format!(": {r}")).unwrap_or_default()
+            ));
+        }
+        for item in &run.items {
+            let outcome = item
+                .outcome
+                .map_or("unfinished".to_owned(), |o| format!("{o:?}").to_lowercase());
+            let why = item
+                .reason
+                .as_ref()
+                .map(|r| format!(" ({r})"))
+                .unwrap_or_default();
+            line(format!(
+                "  - {} [{outcome}{why}] {}",
+                item.subject, item.summary
+            ));
+        }
+        for p in &run.proposals {
+            line(format!("    {}", proposal_line(p)));
+        }
+        for e in &run.errors {
+            line(paint("31", &format!("    error: {e}")));
+        }
+    }
+    for s in &feed.sessions {
+        line(String::new());
+        line(paint(
+            "1",
+            &format!(
+                "SESSION {} ({}) {} to {}",
+                s.client,
+                s.session_id,
+                ts(&s.opened),
+                s.closed.as_ref().map_or("open".to_owned(), ts)
+            ),
+        ));
+        line(format!(
+            "  {} reads, {} changes",
+            s.reads,
+            s.proposals.len()
+        ));
+        for p in &s.proposals {
+            line(format!("    {}", proposal_line(p)));
+        }
+    }
+    out
+}
+
+fn markdown(feed: &Feed) -> String {
+    let mut out = String::from("# Nightjar feed\n\n");
+    let _ = writeln!(
+        out,
+        "{} events{}.\n",
+        feed.events,
+        match (&feed.first, &feed.last) {
+            (Some(a), Some(b)) => format!(", {} to {}", ts(a), ts(b)),
+            _ => String::new(),
+        }
+    );
+    if !feed.anomalies.is_empty() {
+        out.push_str("## Anomalies\n\n");
+        for a in &feed.anomalies {
+            let at = a.seq.map(|s| format!(" (seq {s})")).unwrap_or_default();
+            let _ = writeln!(out, "- **{}**{at}: {}", a.kind, a.detail);
+        }
+        out.push('\n');
+    }
+    if !feed.pending.is_empty() {
+        out.push_str("## Waiting for a human\n\n");
+        for p in &feed.pending {
+            let _ = writeln!(out, "- `{}` {}", p.proposal_id, proposal_line(p));
+        }
+        out.push('\n');
+    }
+    for run in &feed.runs {
+        let (done, skipped, failed) = counts(run);
+        let _ = writeln!(
+            out,
+            "## {} — {:?} mode, {}\n\nRun `{}`, {} ({}). {} items: {done} done, {skipped} skipped, {failed} failed. {} reads, {} upstream requests, {} + {} tokens.\n",
+            run.skill,
+            run.mode,
+            run.model,
+            run.run_id,
+            ts(&run.started),
+            duration(run),
+            run.items.len(),
+            run.reads,
+            run.upstream_requests,
+            run.tokens.prompt,
+            run.tokens.completion
+        );
+        if let Some(r) = &run.reason {
+            let _ = writeln!(out, "Ended: {r}\n");
+        }
+        if !run.items.is_empty() {
+            out.push_str("| item | outcome | summary |\n|---|---|---|\n");
+            for item in &run.items {
+                let outcome = item
+                    .outcome
+                    .map_or("unfinished".to_owned(), |o| format!("{o:?}").to_lowercase());
+                let summary = item.reason.as_ref().unwrap_or(&item.summary);
+                let _ = writeln!(
+                    out,
+                    "| {} | {outcome} | {} |",
+                    item.subject.replace('|', "\\|"),
+                    summary.replace('|', "\\|")
+                );
+            }
+            out.push('\n');
+        }
+        for p in &run.proposals {
+            let _ = writeln!(out, "- {}", proposal_line(p));
+        }
+        if !run.proposals.is_empty() {
+            out.push('\n');
+        }
+    }
+    for s in &feed.sessions {
+        let _ = writeln!(
+            out,
+            "## Session: {}\n\n{} to {}; {} reads.\n",
+            s.client,
+            ts(&s.opened),
+            s.closed.as_ref().map_or("open".to_owned(), ts),
+            s.reads
+        );
+        for p in &s.proposals {
+            let _ = writeln!(out, "- {}", proposal_line(p));
+        }
+    }
+    out
+}
