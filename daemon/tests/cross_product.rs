@@ -485,3 +485,98 @@ async fn draft_quote_create_quote_and_add_line_build_a_cpq_quote() {
     assert_eq!(error_of(&empty).kind, "invalid_params");
     w.tenant.shutdown().await;
 }
+
+/// Approves a waiting proposal with an enrolled operator key, as `nightjarctl approve` would.
+async fn approve(
+    w: &support::World,
+    proposal_id: &str,
+    digest: &str,
+) -> schemas::verdict::VerdictReply {
+    use daemon::approvals::{Approvals, Settlements, new_nonce, public_key_pem, sign};
+    let approvals = Approvals::new(w.gate.clone(), std::sync::Arc::new(Settlements::default()));
+    let key = p256::ecdsa::SigningKey::from_slice(&[7; 32]).unwrap();
+    let enrolled = approvals
+        .enroll(&public_key_pem(&key), "ops", None)
+        .await
+        .unwrap();
+    let now = chrono::Utc::now();
+    let payload = schemas::verdict::VerdictPayload {
+        v: 1,
+        domain: schemas::verdict::VERDICT_DOMAIN.into(),
+        proposal_id: proposal_id.to_owned(),
+        action_digest: digest.to_owned(),
+        decision: schemas::event::Decision::Approve,
+        reason: None,
+        not_before: now - chrono::Duration::seconds(1),
+        expires_at: now + chrono::Duration::seconds(29),
+        nonce: new_nonce(),
+        key_id: enrolled.key_id,
+    };
+    approvals.verdict(&sign(&payload, &key)).await
+}
+
+#[tokio::test]
+async fn an_approved_remediation_runs_once_on_the_resolved_session() {
+    let w = world().await;
+    let clean = w.tenant.truth().remote.clean.clone();
+    let queued = w
+        .call(
+            "cw_tickets",
+            "run_remediation",
+            json!({"ticket_id": clean.ticket_id, "command": "hostname"}),
+            true,
+        )
+        .await;
+    let ToolOutcome::PendingApproval {
+        proposal_id,
+        action_digest,
+        ..
+    } = &queued
+    else {
+        panic!("{queued:?}")
+    };
+    assert!(w.writes().is_empty());
+    w.tenant.clear_journal();
+    let reply = approve(&w, proposal_id, action_digest).await;
+    assert!(reply.accepted, "{reply:?}");
+    assert_eq!(
+        reply.outcome.as_ref().map(ToolOutcome::status),
+        Some("executed"),
+        "{reply:?}"
+    );
+    // Exactly one request reached ScreenConnect: the command on the device's one session.
+    assert_eq!(
+        w.writes(),
+        [format!(
+            "POST sc /sc/api/v1/sessions/{}/events",
+            clean.session_ids[0]
+        )]
+    );
+    // ... and the guest answered it (the sandbox runs queued commands at once).
+    let settings = daemon::connector::Settings::from_env_lines(&w.tenant.env_lines()).unwrap();
+    let direct =
+        daemon::connector::Connectors::new(&settings, &daemon::connector::Policy::default())
+            .unwrap();
+    let details = direct
+        .screenconnect()
+        .unwrap()
+        .session_details(&daemon::connector::Call::default(), &clean.session_ids[0])
+        .await
+        .unwrap();
+    let last = details["events"]
+        .as_array()
+        .unwrap()
+        .last()
+        .unwrap()
+        .clone();
+    assert_eq!(last["eventType"], "RanCommand");
+    let device = w
+        .read(
+            "cw_rmm",
+            "device",
+            json!({"configuration_id": clean.configuration_id}),
+        )
+        .await;
+    assert_eq!(last["data"], device["name"]);
+    w.tenant.shutdown().await;
+}
