@@ -1137,25 +1137,6 @@ pub fn detach_config(s: &Shared, params: Params) -> Result<Reply, CwError> {
     Ok(Reply::empty(StatusCode::NO_CONTENT))
 }
 
-#[cfg(test)]
-mod tests {
-    use super::*;
-
-    #[test]
-    fn whole_second_table() {
-        for (text, ok) in [
-            ("2026-03-02T01:05:00Z", true),
-            ("2026-03-02T01:05:00.500Z", false),
-            ("2026-03-02T01:05Z", false),
-            ("2026-03-02 01:05:00Z", false),
-            ("2026-03-02T01:05:00+00:00", false),
-            ("2026-13-02T01:05:00Z", false),
-        ] {
-            assert_eq!(whole_second(text), ok, "{text}");
-        }
-    }
-}
-
 /// `POST /expense/reports/{id}/approve` (`ExpenseReportTierUpdate` body): the report is
 /// approved; answers `SuccessResponse`.
 pub fn approve_expense_report(s: &Shared, params: Params) -> Result<Reply, CwError> {
@@ -1208,4 +1189,23 @@ pub fn create_batch(s: &Shared, req: &Req) -> Result<Reply, CwError> {
         StatusCode::OK,
         &json!({"exportSettings": {"batchIdentifier": body["batchIdentifier"]}, "transactions": transactions}),
     ))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn whole_second_table() {
+        for (text, ok) in [
+            ("2026-03-02T01:05:00Z", true),
+            ("2026-03-02T01:05:00.500Z", false),
+            ("2026-03-02T01:05Z", false),
+            ("2026-03-02 01:05:00Z", false),
+            ("2026-03-02T01:05:00+00:00", false),
+            ("2026-13-02T01:05:00Z", false),
+        ] {
+            assert_eq!(whole_second(text), ok, "{text}");
+        }
+    }
 }
