@@ -17,6 +17,7 @@ use crate::client::{Client, CtlError};
 pub enum FeedFormat {
     Text,
     Md,
+    Html,
     Json,
 }
 
@@ -99,6 +100,7 @@ pub async fn run(paths: &Paths, args: FeedArgs) -> Result<u8, CtlError> {
     let format = match args.format {
         FeedFormat::Json => Format::Json,
         FeedFormat::Md => Format::Markdown,
+        FeedFormat::Html => Format::Html,
         FeedFormat::Text => {
             let tty = std::io::stdout().is_terminal();
             let width = std::env::var("COLUMNS")

@@ -4,7 +4,7 @@
 //! no environment, so the same log bytes always give the same feed, and [`render`] turns a feed
 //! into text, Markdown or JSON the same way every time.
 //!
-//! Still to come with the feed issue: the HTML form, shadow metrics and `nightjarctl trust`.
+//! Still to come with the feed issue: shadow metrics and `nightjarctl trust`.
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
@@ -546,6 +546,9 @@ pub enum Format {
         width: usize,
     },
     Markdown,
+    /// One self-contained HTML file (no external assets): the timeline of the night, what waits
+    /// for a human first.
+    Html,
     Json,
 }
 
@@ -554,6 +557,7 @@ pub fn render(feed: &Feed, format: Format) -> String {
     match format {
         Format::Json => serde_json::to_string_pretty(feed).unwrap_or_default() + "\n",
         Format::Markdown => markdown(feed),
+        Format::Html => html(feed),
         Format::Text { colour, width } => text(feed, colour, width),
     }
 }
@@ -812,5 +816,152 @@ fn markdown(feed: &Feed) -> String {
             let _ = writeln!(out, "- {}", proposal_line(p));
         }
     }
+    out
+}
+
+fn esc(s: &str) -> String {
+    let mut out = String::with_capacity(s.len());
+    for c in s.chars() {
+        match c {
+            '&' => out.push_str("&amp;"),
+            '<' => out.push_str("&lt;"),
+            '>' => out.push_str("&gt;"),
+            '"' => out.push_str("&quot;"),
+            '\'' => out.push_str("&#39;"),
+            c => out.push(c),
+        }
+    }
+    out
+}
+
+const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1f24;padding:0 1rem}\
+h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}\
+.anomaly{background:#fde8e8;border-left:4px solid #c0262d;padding:.4rem .8rem;margin:.3rem 0}\
+.pending{background:#fff5d6;border-left:4px solid #b7791f;padding:.4rem .8rem;margin:.3rem 0}\
+.timeline{list-style:none;padding-left:0;border-left:2px solid #c9d1d9;margin-left:.5rem}\
+.timeline li{position:relative;padding:.2rem 0 .2rem 1rem}\
+.timeline li::before{content:'';position:absolute;left:-.42rem;top:.55rem;width:.7rem;height:.7rem;border-radius:50%;background:#57606a}\
+.timeline li.run::before{background:#0969da}.timeline li.session::before{background:#8250df}\
+.proposal{font-family:ui-monospace,monospace;font-size:12px;background:#f6f8fa;padding:.2rem .5rem;margin:.2rem 0}\
+.state{font-weight:600}.meta{color:#57606a}table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left}";
+
+fn html_proposal(p: &Proposal) -> String {
+    format!(
+        "<div class=\"proposal\" data-proposal=\"{}\"><span class=\"state\">{}</span> {}</div>",
+        esc(&p.proposal_id),
+        esc(&p.state),
+        esc(&proposal_line(p)
+            .split_once("] ")
+            .map_or(String::new(), |(_, rest)| rest.to_owned()))
+    )
+}
+
+fn html(feed: &Feed) -> String {
+    let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    let _ = write!(
+        out,
+        "<title>Nightjar feed</title><style>{STYLE}</style></head><body>"
+    );
+    let _ = write!(
+        out,
+        "<h1>Nightjar feed</h1><p class=\"meta\">{} events",
+        feed.events
+    );
+    if let (Some(a), Some(b)) = (&feed.first, &feed.last) {
+        let _ = write!(out, ", {} to {}", esc(&ts(a)), esc(&ts(b)));
+    }
+    out.push_str("</p>");
+    if !feed.anomalies.is_empty() {
+        let _ = write!(
+            out,
+            "<h2 id=\"anomalies\">Anomalies ({})</h2>",
+            feed.anomalies.len()
+        );
+        for a in &feed.anomalies {
+            let at = a.seq.map(|s| format!(" at seq {s}")).unwrap_or_default();
+            let _ = write!(
+                out,
+                "<div class=\"anomaly\"><b>{}</b>{}: {}</div>",
+                esc(&a.kind),
+                esc(&at),
+                esc(&a.detail)
+            );
+        }
+    }
+    if !feed.pending.is_empty() {
+        let _ = write!(
+            out,
+            "<h2 id=\"pending\">Waiting for a human ({})</h2>",
+            feed.pending.len()
+        );
+        for p in &feed.pending {
+            let _ = write!(out, "<div class=\"pending\">{}</div>", html_proposal(p));
+        }
+    }
+    out.push_str("<h2>Timeline</h2><ol class=\"timeline\" id=\"timeline\">");
+    let mut entries: Vec<(DateTime<Utc>, String)> = Vec::new();
+    for run in &feed.runs {
+        let (done, skipped, failed) = counts(run);
+        let mut li = format!(
+            "<li class=\"run\" data-run=\"{}\"><b>{}</b> <span class=\"meta\">{} · {:?} · {} · {}</span><br>{} items: {done} done, {skipped} skipped, {failed} failed; {} reads, {} upstream requests; {} + {} tokens",
+            esc(&run.run_id),
+            esc(&run.skill),
+            esc(&ts(&run.started)),
+            run.mode,
+            esc(&run.model),
+            esc(&duration(run)),
+            run.items.len(),
+            run.reads,
+            run.upstream_requests,
+            run.tokens.prompt,
+            run.tokens.completion
+        );
+        if let Some(r) = &run.reason {
+            let _ = write!(li, "<br><span class=\"meta\">ended: {}</span>", esc(r));
+        }
+        if !run.items.is_empty() {
+            li.push_str("<table><tr><th>item</th><th>outcome</th><th>summary</th></tr>");
+            for item in &run.items {
+                let outcome = item
+                    .outcome
+                    .map_or("unfinished".to_owned(), |o| format!("{o:?}").to_lowercase());
+                let _ = write!(
+                    li,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&item.subject),
+                    esc(&outcome),
+                    esc(item.reason.as_ref().unwrap_or(&item.summary))
+                );
+            }
+            li.push_str("</table>");
+        }
+        for p in &run.proposals {
+            li.push_str(&html_proposal(p));
+        }
+        for e in &run.errors {
+            let _ = write!(li, "<div class=\"meta\">error: {}</div>", esc(e));
+        }
+        li.push_str("</li>");
+        entries.push((run.started, li));
+    }
+    for s in &feed.sessions {
+        let mut li = format!(
+            "<li class=\"session\"><b>{}</b> <span class=\"meta\">{} to {}</span><br>{} reads",
+            esc(&s.client),
+            esc(&ts(&s.opened)),
+            esc(&s.closed.as_ref().map_or("open".to_owned(), ts)),
+            s.reads
+        );
+        for p in &s.proposals {
+            li.push_str(&html_proposal(p));
+        }
+        li.push_str("</li>");
+        entries.push((s.opened, li));
+    }
+    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    for (_, li) in entries {
+        out.push_str(&li);
+    }
+    out.push_str("</ol></body></html>\n");
     out
 }

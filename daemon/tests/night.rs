@@ -661,6 +661,7 @@ async fn the_feed_replays_the_night_the_same_way_every_time_anomalies_first() {
             width: 100,
         },
         Format::Markdown,
+        Format::Html,
         Format::Json,
     ];
     for f in formats {
@@ -733,6 +734,8 @@ async fn the_feed_replays_the_night_the_same_way_every_time_anomalies_first() {
     );
     let md = render(&feed, Format::Markdown);
     assert!(md.find("## Anomalies").unwrap() < md.find("## msp-night-triage").unwrap());
+    let page = render(&feed, Format::Html);
+    assert!(page.find("id=\"anomalies\"").unwrap() < page.find("id=\"timeline\"").unwrap());
     let json: Value = serde_json::from_str(&render(&feed, Format::Json)).unwrap();
     assert_eq!(json["anomalies"][0]["kind"], "outcome_unknown");
     // One run alone.
