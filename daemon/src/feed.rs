@@ -958,7 +958,7 @@ fn html(feed: &Feed) -> String {
         li.push_str("</li>");
         entries.push((s.opened, li));
     }
-    entries.sort_by(|a, b| a.0.cmp(&b.0));
+    entries.sort_by_key(|e| e.0);
     for (_, li) in entries {
         out.push_str(&li);
     }
