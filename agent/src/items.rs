@@ -115,13 +115,7 @@ async fn new_tickets(session: &Session, options: &ItemOptions) -> Result<Vec<Wor
             params["board_id"] = board;
         }
         let found = session.read("cw_tickets", "list", params).await?;
-        let rows = found
-            .get("tickets")
-            .or(Some(&found))
-            .and_then(Value::as_array)
-            .cloned()
-            .unwrap_or_default();
-        tickets.extend(rows);
+        tickets.extend(found["tickets"].as_array().cloned().unwrap_or_default());
     }
     tickets.sort_by_key(|t| t["id"].as_i64().unwrap_or_default());
     tickets.dedup_by_key(|t| t["id"].as_i64().unwrap_or_default());

@@ -227,14 +227,8 @@ impl Agent<'_> {
         report
     }
 
-    fn run_budget_left(&self, clock: &RunClock) -> Result<Duration, String> {
-        let spent = clock.tokens.prompt + clock.tokens.completion;
-        if spent >= self.budgets.tokens_per_run {
-            return Err(format!(
-                "budget: {spent} tokens used of the run's {}",
-                self.budgets.tokens_per_run
-            ));
-        }
+    /// What is left of the run's wall time.
+    fn run_time_left(&self, clock: &RunClock) -> Result<Duration, String> {
         Duration::from_secs(self.budgets.seconds_per_run)
             .checked_sub(clock.started.elapsed())
             .filter(|d| !d.is_zero())
@@ -244,6 +238,18 @@ impl Agent<'_> {
                     self.budgets.seconds_per_run
                 )
             })
+    }
+
+    /// Whether another item may start: the run's tokens and wall time.
+    fn run_budget_left(&self, clock: &RunClock) -> Result<Duration, String> {
+        let spent = clock.tokens.prompt + clock.tokens.completion;
+        if spent >= self.budgets.tokens_per_run {
+            return Err(format!(
+                "budget: {spent} tokens used of the run's {}",
+                self.budgets.tokens_per_run
+            ));
+        }
+        self.run_time_left(clock)
     }
 
     /// The functions for this item: enums for its valid ids, forbidden arguments removed.
@@ -343,15 +349,7 @@ impl Agent<'_> {
             };
             // Mid-item only the run's wall time stops the run; its tokens are checked between
             // items, so an item is not cut off half done for a few tokens.
-            let run_left = Duration::from_secs(self.budgets.seconds_per_run)
-                .checked_sub(clock.started.elapsed())
-                .filter(|d| !d.is_zero())
-                .ok_or_else(|| {
-                    Stop::Budget(format!(
-                        "budget: the run's {} s of wall time are used",
-                        self.budgets.seconds_per_run
-                    ))
-                })?;
+            let run_left = self.run_time_left(clock).map_err(Stop::Budget)?;
             let wait = item_left.min(run_left).max(Duration::from_secs(1));
             report.steps += 1;
             let reply = tokio::select! {

@@ -296,34 +296,12 @@ fn print_live(e: &Envelope) {
 
 /// What the night left: the morning feed, replayed from the daemon's log.
 async fn summary(paths: &Paths) -> Result<(), CtlError> {
-    let mut client = connect(paths).await?;
-    let report = match client.call(&Request::VerifyLog).await? {
-        Response::Verify(r) => Some(r),
-        _ => None,
-    };
-    client
-        .send(&Request::Tail {
-            from: Some(0),
-            last: None,
-            follow: false,
-        })
-        .await?;
-    let mut events = Vec::new();
-    while let Some(Response::Event(e)) = client.next().await? {
-        events.push(*e);
-    }
+    let (events, report) = crate::feed_cmd::load(paths).await?;
     let feed = daemon::feed::fold(&events, report.as_ref(), &daemon::feed::Filter::default());
-    let tty = std::io::IsTerminal::is_terminal(&std::io::stdout());
     print!(
         "{}",
-        daemon::feed::render(
-            &feed,
-            daemon::feed::Format::Text {
-                colour: tty,
-                width: if tty { 120 } else { 0 },
-            }
-        )
+        daemon::feed::render(&feed, crate::feed_cmd::terminal())
     );
-    println!("(nightjarctl feed --format md|json gives the same in other forms)");
+    println!("(nightjarctl feed --format md|html|json gives the same in other forms)");
     Ok(())
 }

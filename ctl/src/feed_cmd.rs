@@ -8,7 +8,7 @@ use chrono::{DateTime, Utc};
 use clap::ValueEnum;
 use daemon::feed::{self, Filter, Format};
 use daemon::paths::Paths;
-use schemas::control::{Request, Response};
+use schemas::control::{Request, Response, VerifyReport};
 use schemas::event::Envelope;
 
 use crate::client::{Client, CtlError};
@@ -66,7 +66,22 @@ pub async fn run(paths: &Paths, args: FeedArgs) -> Result<u8, CtlError> {
             .transpose()?,
         run: args.run,
     };
-    let (events, report) = match Client::connect(&paths.control_socket()).await {
+    let (events, report) = load(paths).await?;
+    let feed = feed::fold(&events, report.as_ref(), &filter);
+    let format = match args.format {
+        FeedFormat::Json => Format::Json,
+        FeedFormat::Md => Format::Markdown,
+        FeedFormat::Html => Format::Html,
+        FeedFormat::Text => terminal(),
+    };
+    print!("{}", feed::render(&feed, format));
+    Ok(if feed.anomalies.is_empty() { 0 } else { 2 })
+}
+
+/// The log's events and its verification: through the daemon when it runs, else straight from
+/// the state directory.
+pub async fn load(paths: &Paths) -> Result<(Vec<Envelope>, Option<VerifyReport>), CtlError> {
+    match Client::connect(&paths.control_socket()).await {
         Ok(mut client) => {
             let report = match client.call(&Request::VerifyLog).await? {
                 Response::Verify(r) => Some(r),
@@ -83,7 +98,7 @@ pub async fn run(paths: &Paths, args: FeedArgs) -> Result<u8, CtlError> {
             while let Some(Response::Event(e)) = client.next().await? {
                 events.push(*e);
             }
-            (events, report)
+            Ok((events, report))
         }
         Err(CtlError::NotRunning { .. }) => {
             let reader = crate::log_cmd::open_offline(paths)?;
@@ -92,26 +107,20 @@ pub async fn run(paths: &Paths, args: FeedArgs) -> Result<u8, CtlError> {
                 .range(0, u64::MAX)
                 .collect::<Result<Vec<_>, _>>()
                 .map_err(other)?;
-            (events, Some(report))
+            Ok((events, Some(report)))
         }
-        Err(e) => return Err(e),
-    };
-    let feed = feed::fold(&events, report.as_ref(), &filter);
-    let format = match args.format {
-        FeedFormat::Json => Format::Json,
-        FeedFormat::Md => Format::Markdown,
-        FeedFormat::Html => Format::Html,
-        FeedFormat::Text => {
-            let tty = std::io::stdout().is_terminal();
-            let width = std::env::var("COLUMNS")
-                .ok()
-                .and_then(|c| c.parse().ok())
-                .unwrap_or(if tty { 120 } else { 0 });
-            Format::Text { colour: tty, width }
-        }
-    };
-    print!("{}", feed::render(&feed, format));
-    Ok(if feed.anomalies.is_empty() { 0 } else { 2 })
+        Err(e) => Err(e),
+    }
+}
+
+/// Text for this terminal: colour and its width on a TTY (`COLUMNS`, else 120), plain when piped.
+pub fn terminal() -> Format {
+    let tty = std::io::stdout().is_terminal();
+    let width = std::env::var("COLUMNS")
+        .ok()
+        .and_then(|c| c.parse().ok())
+        .unwrap_or(if tty { 120 } else { 0 });
+    Format::Text { colour: tty, width }
 }
 
 #[cfg(test)]

@@ -586,7 +586,12 @@ fn counts(run: &Run) -> (usize, usize, usize) {
 }
 
 fn proposal_line(p: &Proposal) -> String {
-    let mut line = format!("[{}] {} {}: {}", p.state, p.tool, p.action, p.summary);
+    format!("[{}] {}", p.state, proposal_body(p))
+}
+
+/// A proposal in one line, without its state.
+fn proposal_body(p: &Proposal) -> String {
+    let mut line = format!("{} {}: {}", p.tool, p.action, p.summary);
     if !p.changes.is_empty() {
         let _ = write!(line, " ({})", p.changes.join("; "));
     }
@@ -850,9 +855,7 @@ fn html_proposal(p: &Proposal) -> String {
         "<div class=\"proposal\" data-proposal=\"{}\"><span class=\"state\">{}</span> {}</div>",
         esc(&p.proposal_id),
         esc(&p.state),
-        esc(&proposal_line(p)
-            .split_once("] ")
-            .map_or(String::new(), |(_, rest)| rest.to_owned()))
+        esc(&proposal_body(p))
     )
 }
 

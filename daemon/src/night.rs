@@ -202,28 +202,32 @@ impl Night {
                 run_id: run_id.clone(),
                 skip,
             };
+            // Close the cut-off items on the old run, as skipped, with the reason, before the
+            // resumed run starts (so a crash during it cannot leave them open).
+            for item in cut_off_after_write {
+                let event = Event::ItemFinished {
+                    run_id: run_id.clone(),
+                    item_id: item,
+                    outcome: ItemOutcome::Skipped,
+                    reason: Some(
+                        "interrupted after a change was sent upstream; not redone (review it)"
+                            .into(),
+                    ),
+                    steps: 0,
+                    tokens: TokenUsage::default(),
+                    summary: String::new(),
+                    calls: Vec::new(),
+                };
+                if let Err(e) = self.append(&state.skill, &run_id, event).await {
+                    tracing::warn!(run = %run_id, error = %e, "could not close a cut-off item; not resuming");
+                    return;
+                }
+            }
             match self
                 .execute(&state.skill, RunTrigger::Resume, None, Some(resume))
                 .await
             {
                 Ok(summary) => {
-                    // Close the cut-off items on the old run, as skipped, with the reason.
-                    for item in cut_off_after_write {
-                        let event = Event::ItemFinished {
-                            run_id: run_id.clone(),
-                            item_id: item,
-                            outcome: ItemOutcome::Skipped,
-                            reason: Some(
-                                "interrupted after a change was sent upstream; not redone (review it)"
-                                    .into(),
-                            ),
-                            steps: 0,
-                            tokens: TokenUsage::default(),
-                            summary: String::new(),
-                            calls: Vec::new(),
-                        };
-                        let _ = self.append(&state.skill, &run_id, event).await;
-                    }
                     tracing::info!(run = %summary.run_id, outcome = ?summary.outcome, "resumed run ended");
                 }
                 Err(e) => tracing::warn!(run = %run_id, error = %e, "could not resume a run"),
