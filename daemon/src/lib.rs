@@ -18,6 +18,7 @@ pub mod control;
 pub mod endpoints;
 pub mod feed;
 pub mod gate;
+pub mod history;
 pub mod instance;
 pub mod log;
 pub mod mcp;
@@ -25,6 +26,7 @@ pub mod night;
 pub mod paths;
 pub mod redact;
 pub mod scheduler;
+pub mod shadow;
 pub mod timesheet;
 pub mod view;
 /// The projections are defined (and snapshotted) in `schemas`; the log keeps them current.
