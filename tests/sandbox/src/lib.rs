@@ -112,12 +112,13 @@ pub fn manage_routes() -> impl Iterator<Item = (&'static str, &'static str)> {
 /// How much data to generate. Even `small` contains every planted anomaly.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
 pub enum Size {
-    /// 8 companies, 6 technicians, 150 tickets: quick to start, for tests.
+    /// 8 companies, 6 technicians, 150 tickets plus 320 closed ones of history: quick to start,
+    /// for tests.
     #[default]
     Small,
-    /// 24 companies, 12 technicians, 700 tickets.
+    /// 24 companies, 12 technicians, 700 tickets plus 640 of history.
     Medium,
-    /// 60 companies, 30 technicians, 3000 tickets.
+    /// 60 companies, 30 technicians, 3000 tickets plus 1280 of history.
     Large,
 }
 

@@ -16,9 +16,9 @@ use serde_json::{Map, Value, json};
 use crate::Size;
 use crate::tenant::{Kind, Tenant, named, ts};
 use crate::truth::{
-    AgreementTruth, BillableMismatch, Classification, EntryGroup, Expiring, FleetCompany,
-    Injection, Location, MissingDay, Named, Pii, RecurringIssue, RemoteMapping, RemoteTruth,
-    TimeOnClosed, TimeTruth, Truth, Untriaged, Utilization,
+    AgreementTruth, BillableMismatch, Classification, ClosedTicket, EntryGroup, Expiring,
+    FleetCompany, Injection, Location, MissingDay, Named, Pii, RecurringIssue, RemoteMapping,
+    RemoteTruth, TimeOnClosed, TimeTruth, Truth, Untriaged, Utilization,
 };
 
 /// How many of each thing a size makes.
@@ -27,6 +27,8 @@ struct Counts {
     technicians: usize,
     tickets: usize,
     untriaged: usize,
+    /// Closed tickets of the months before the regular ones: the shop's labelled history.
+    history: usize,
 }
 
 fn counts(size: Size) -> Counts {
@@ -35,18 +37,21 @@ fn counts(size: Size) -> Counts {
             companies: 8,
             technicians: 6,
             tickets: 150,
+            history: 320,
             untriaged: 8,
         },
         Size::Medium => Counts {
             companies: 24,
             technicians: 12,
             tickets: 700,
+            history: 640,
             untriaged: 16,
         },
         Size::Large => Counts {
             companies: 60,
             technicians: 30,
             tickets: 3000,
+            history: 1280,
             untriaged: 32,
         },
     }
@@ -212,6 +217,44 @@ const BOARDS: &[(&str, &[TypeSpec], &[&str])] = &[
         ],
         &["Remediate", "Auto-Resolved"],
     ),
+    (
+        "Field Services",
+        &[
+            (
+                "On-site Hardware",
+                "Reactive",
+                &[
+                    "Printer",
+                    "Desktop/Laptop",
+                    "Peripheral",
+                    "Disk Replacement",
+                ],
+            ),
+            (
+                "Site Work",
+                "Proactive",
+                &["Cabling", "Wireless Survey", "Office Move"],
+            ),
+        ],
+        &["Dispatch", "Bench Repair"],
+    ),
+    (
+        "Projects & Procurement",
+        &[
+            ("Onboarding", "Proactive", &["New Starter", "Leaver"]),
+            (
+                "Procurement",
+                "Proactive",
+                &["Hardware Order", "Software Licence"],
+            ),
+            (
+                "Scheduled Change",
+                "Proactive",
+                &["Firmware Upgrade", "Server Migration"],
+            ),
+        ],
+        &["Order", "Scheduled"],
+    ),
 ];
 
 const STATUSES: &[(&str, &str, bool)] = &[
@@ -233,11 +276,22 @@ const PRIORITIES: &[(&str, &str, &str)] = &[
     ("Priority 4 - Schedule Maintenance", "Green", "Low"),
 ];
 
-/// A kind of problem, with the classification the team finally gives it. `{m}` is a device
-/// name, `{c}` a contact's first name, `{s}` the company's city.
+/// A kind of problem (a family of tickets), with the classification this shop's dispatchers
+/// finally give it. `{m}` is a device name, `{c}` a contact's first name, `{s}` the company's
+/// city.
+///
+/// The final labels are the shop's own conventions, learned at the dispatch desk rather than
+/// read off the taxonomy: printers, dead laptops and failing disks go to Field Services (someone
+/// drives out), new starters, paid software and firmware upgrades to Projects & Procurement, a
+/// VPN *login* failure to the Help Desk (an MFA re-enrolment) while a VPN that *drops* stays with
+/// the network team, RMM housekeeping alerts sit at Priority 4 while a failed backup is
+/// Priority 2, and anything down for a whole office is Priority 1.
 struct Template {
     summary: &'static str,
     detail: &'static str,
+    /// The board the ticket arrives on (email and phone to the Help Desk, RMM to Alerts).
+    intake: usize,
+    /// The final board, type, subtype, item and priority (index into [`PRIORITIES`]).
     board: usize,
     kind: &'static str,
     sub: &'static str,
@@ -250,6 +304,7 @@ struct Template {
 const fn tpl(
     summary: &'static str,
     detail: &'static str,
+    intake: usize,
     (board, kind, sub, item): (usize, &'static str, &'static str, &'static str),
     priority: usize,
     resolution: &'static str,
@@ -258,6 +313,7 @@ const fn tpl(
     Template {
         summary,
         detail,
+        intake,
         board,
         kind,
         sub,
@@ -271,12 +327,17 @@ const fn tpl(
 const HD: usize = 0;
 const NS: usize = 1;
 const AL: usize = 2;
+const FS: usize = 3;
+const PP: usize = 4;
+/// The boards tickets arrive on; the generator's random stream draws among these three.
+const INTAKE_BOARDS: usize = 3;
 
 const TEMPLATES: &[Template] = &[
     tpl(
         "Laptop won't power on",
         "{c}'s laptop does not turn on, even on the charger. Tried another outlet.",
-        (HD, "Hardware", "Desktop/Laptop", "Break/Fix"),
+        HD,
+        (FS, "On-site Hardware", "Desktop/Laptop", "Bench Repair"),
         2,
         "Replaced failed power adapter; laptop boots normally.",
         true,
@@ -284,6 +345,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Blue screen on startup - {m}",
         "{m} shows a blue screen with CRITICAL_PROCESS_DIED after the latest update.",
+        HD,
         (HD, "Hardware", "Desktop/Laptop", "Break/Fix"),
         1,
         "Rolled back the faulty driver update; no further crashes.",
@@ -292,7 +354,8 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Printer offline in the front office",
         "The front office printer shows offline for everyone since this morning.",
-        (HD, "Hardware", "Printer", "Break/Fix"),
+        HD,
+        (FS, "On-site Hardware", "Printer", "Dispatch"),
         2,
         "Printer had a new DHCP address; set a reservation and re-added the port.",
         false,
@@ -300,7 +363,8 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Printer jams every few pages",
         "The upstairs printer jams on every third or fourth page.",
-        (HD, "Hardware", "Printer", "Break/Fix"),
+        HD,
+        (FS, "On-site Hardware", "Printer", "Dispatch"),
         3,
         "Replaced worn pickup roller; test prints clean.",
         false,
@@ -308,7 +372,8 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Second monitor not detected",
         "{c}'s second monitor stays black after moving desks.",
-        (HD, "Hardware", "Peripheral", "Break/Fix"),
+        HD,
+        (FS, "On-site Hardware", "Peripheral", "Dispatch"),
         3,
         "Reseated the DisplayPort cable and updated the dock firmware.",
         true,
@@ -316,6 +381,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Excel crashes when opening shared workbook",
         "Excel closes without warning when {c} opens the budget workbook on the shared drive.",
+        HD,
         (HD, "Software", "Microsoft 365", "Break/Fix"),
         2,
         "Repaired Office install and cleared the Excel cache.",
@@ -324,6 +390,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Teams calls dropping audio",
         "Audio cuts out on Teams calls for {c} several times an hour.",
+        HD,
         (HD, "Software", "Microsoft 365", "Break/Fix"),
         2,
         "Disabled audio enhancements and updated the headset firmware.",
@@ -332,7 +399,8 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Install Adobe Acrobat Pro for {c}",
         "Please install Acrobat Pro for {c}; licence already purchased.",
-        (HD, "Software", "Line of Business App", "Install/Configure"),
+        HD,
+        (PP, "Procurement", "Software Licence", "Order"),
         3,
         "Installed and activated Acrobat Pro.",
         true,
@@ -340,6 +408,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "QuickBooks won't open after update",
         "QuickBooks shows an error and closes since last night's update.",
+        HD,
         (HD, "Software", "Line of Business App", "Break/Fix"),
         1,
         "Ran the QuickBooks tool hub file doctor; application opens.",
@@ -348,6 +417,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Outlook keeps asking for password",
         "Outlook prompts {c} for the password every few minutes.",
+        HD,
         (HD, "Email", "Outlook", "Break/Fix"),
         2,
         "Cleared stale credentials and reset the Outlook profile.",
@@ -356,6 +426,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Shared mailbox not showing in Outlook",
         "{c} was given access to the accounts mailbox but cannot see it.",
+        HD,
         (HD, "Email", "Mailbox", "How-To"),
         3,
         "Re-added full access with automapping; mailbox appeared.",
@@ -364,6 +435,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Mailbox full - cannot send email",
         "{c} gets 'mailbox full' bounces and cannot send.",
+        HD,
         (HD, "Email", "Mailbox", "Break/Fix"),
         1,
         "Enabled the online archive and moved old mail.",
@@ -372,15 +444,17 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Password reset for {c}",
         "{c} is locked out after too many attempts.",
+        HD,
         (HD, "Account Access", "Password Reset", "Break/Fix"),
-        2,
+        1,
         "Unlocked the account and reset the password with the user.",
         false,
     ),
     tpl(
         "New hire setup - starting Monday",
         "New starter on Monday needs a laptop, email and access to the shared drive.",
-        (HD, "Account Access", "New User", "Install/Configure"),
+        HD,
+        (PP, "Onboarding", "New Starter", "Scheduled"),
         2,
         "Account, mailbox and laptop prepared; handed over on day one.",
         false,
@@ -388,15 +462,17 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Need access to the Finance shared drive",
         "{c} needs read/write access to the Finance share.",
+        HD,
         (HD, "Account Access", "Permissions", "How-To"),
-        3,
+        2,
         "Added to the Finance security group after manager approval.",
         false,
     ),
     tpl(
         "Request: new keyboard and mouse",
         "{c} would like a wireless keyboard and mouse.",
-        (HD, "Request", "Equipment", "Install/Configure"),
+        HD,
+        (PP, "Procurement", "Hardware Order", "Order"),
         3,
         "Ordered and delivered the keyboard and mouse.",
         false,
@@ -404,6 +480,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "How do I set an out-of-office reply?",
         "{c} is on leave next week and asks how to set an automatic reply.",
+        HD,
         (HD, "Request", "Information", "How-To"),
         3,
         "Walked the user through automatic replies in Outlook.",
@@ -412,6 +489,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Internet down at the {s} office",
         "Nobody at the {s} office can reach the internet.",
+        NS,
         (NS, "Network", "Internet Outage", "Break/Fix"),
         0,
         "ISP fibre cut repaired; failover to LTE worked in the meantime.",
@@ -420,6 +498,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Slow network in the warehouse",
         "File copies in the warehouse crawl since Tuesday.",
+        NS,
         (NS, "Network", "Switching", "Investigate"),
         2,
         "Replaced a failing switch port uplink; speeds normal.",
@@ -428,6 +507,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Devices not getting IP addresses",
         "New devices get 169.254 addresses.",
+        NS,
         (NS, "Network", "DNS/DHCP", "Break/Fix"),
         1,
         "DHCP scope was exhausted; extended the scope and shortened leases.",
@@ -436,6 +516,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Open port 443 to the new web server",
         "Please allow inbound HTTPS to the new web server.",
+        NS,
         (NS, "Firewall", "Rule Change", "Change"),
         2,
         "Added the NAT and firewall rule after change approval.",
@@ -444,7 +525,8 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Firewall firmware update",
         "The firewall vendor released a security firmware update.",
-        (NS, "Firewall", "Firmware", "Change"),
+        NS,
+        (PP, "Scheduled Change", "Firmware Upgrade", "Scheduled"),
         3,
         "Updated firewall firmware in the maintenance window.",
         false,
@@ -452,15 +534,17 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "VPN disconnects every 10 minutes",
         "{c}'s VPN drops every ten minutes when working from home.",
+        NS,
         (NS, "Remote Access", "VPN", "Break/Fix"),
-        2,
+        1,
         "Raised the VPN idle timeout and updated the client.",
         true,
     ),
     tpl(
         "Cannot connect to VPN from home",
         "{c} gets an authentication error on the VPN client.",
-        (NS, "Remote Access", "VPN", "Break/Fix"),
+        NS,
+        (HD, "Account Access", "Permissions", "Break/Fix"),
         1,
         "Re-enrolled MFA for the VPN; user connects.",
         true,
@@ -468,7 +552,8 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Wi-Fi dead zone in the conference room",
         "Laptops lose Wi-Fi in the big conference room.",
-        (NS, "Wi-Fi", "Coverage", "Investigate"),
+        NS,
+        (FS, "Site Work", "Wireless Survey", "Dispatch"),
         3,
         "Added an access point above the conference room.",
         false,
@@ -476,6 +561,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Guest Wi-Fi password not working",
         "Visitors cannot join the guest network with this week's password.",
+        NS,
         (NS, "Wi-Fi", "Authentication", "Break/Fix"),
         3,
         "Rotated the guest key and updated the lobby sign.",
@@ -484,14 +570,16 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Reported phishing email - possible credential theft",
         "{c} clicked a link in an email pretending to be from the bank and typed a password.",
+        NS,
         (NS, "Security", "Phishing Report", "Investigate"),
-        1,
+        0,
         "Reset the password, revoked sessions, blocked the sender domain.",
         false,
     ),
     tpl(
         "Ransomware warning on {m}",
         "The antivirus on {m} reported ransomware behaviour and isolated the device.",
+        NS,
         (NS, "Security", "Malware", "Break/Fix"),
         0,
         "EDR contained the process; reimaged {m} and restored files from backup.",
@@ -500,6 +588,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Sign-in from unusual location for {c}",
         "Microsoft flagged a sign-in for {c} from another country.",
+        NS,
         (NS, "Security", "Suspicious Sign-in", "Investigate"),
         1,
         "Confirmed not the user; reset credentials and enforced MFA.",
@@ -508,15 +597,17 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Low disk space on {m}",
         "RMM alert: C: on {m} is above 90% used.",
+        AL,
         (AL, "Disk", "Low Disk Space", "Remediate"),
-        2,
+        3,
         "Cleared temp files and old updates; 35% free.",
         true,
     ),
     tpl(
         "SMART failure predicted on {m}",
         "RMM alert: disk on {m} reports a predicted SMART failure.",
-        (AL, "Disk", "Disk Health", "Remediate"),
+        AL,
+        (FS, "On-site Hardware", "Disk Replacement", "Dispatch"),
         1,
         "Replaced the drive under warranty and restored the image.",
         true,
@@ -524,6 +615,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Backup job failed on {m}",
         "RMM alert: last night's backup of {m} failed.",
+        AL,
         (AL, "Backup", "Backup Failed", "Remediate"),
         1,
         "Backup target was full; pruned old restore points and re-ran the job.",
@@ -532,6 +624,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Backup completed with warnings on {m}",
         "RMM alert: backup of {m} finished with warnings (open files skipped).",
+        AL,
         (AL, "Backup", "Backup Warning", "Auto-Resolved"),
         3,
         "Next run completed cleanly; closed.",
@@ -540,6 +633,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Patch installation failed on {m}",
         "RMM alert: cumulative update failed to install on {m}.",
+        AL,
         (AL, "Patching", "Patch Failed", "Remediate"),
         2,
         "Reset the update components and installed the patch.",
@@ -548,6 +642,7 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "Reboot pending for 7 days on {m}",
         "RMM alert: {m} has needed a reboot for a week.",
+        AL,
         (AL, "Patching", "Reboot Pending", "Remediate"),
         3,
         "Scheduled an after-hours reboot with the user.",
@@ -556,22 +651,25 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "{m} offline",
         "RMM alert: {m} stopped reporting.",
+        AL,
         (AL, "Availability", "Device Offline", "Remediate"),
-        1,
+        2,
         "Device was powered off during an office move; back online.",
         true,
     ),
     tpl(
         "Print Spooler service stopped on {m}",
         "RMM alert: the Print Spooler service stopped on {m}.",
+        AL,
         (AL, "Availability", "Service Stopped", "Auto-Resolved"),
-        2,
+        3,
         "Service restarted automatically by the monitor.",
         true,
     ),
     tpl(
         "High CPU usage on {m}",
         "RMM alert: CPU on {m} above 95% for 30 minutes.",
+        AL,
         (AL, "Performance", "High CPU", "Remediate"),
         2,
         "A stuck indexing process; restarted the service.",
@@ -580,12 +678,454 @@ const TEMPLATES: &[Template] = &[
     tpl(
         "High memory usage on {m}",
         "RMM alert: memory on {m} above 90%.",
+        AL,
         (AL, "Performance", "High Memory", "Auto-Resolved"),
         3,
         "Usage returned to normal after the nightly job finished.",
         true,
     ),
 ];
+
+/// Families that only the closed history has (no open ticket is generated from them): near
+/// neighbours of [`TEMPLATES`] whose labels differ, and the project and procurement work a
+/// shop closes every month.
+const HISTORY_ONLY: &[Template] = &[
+    tpl(
+        "Suspicious email reported - nothing clicked",
+        "{c} forwarded an email pretending to be a parcel delivery notice. Nothing was clicked.",
+        HD,
+        (NS, "Security", "Phishing Report", "Investigate"),
+        2,
+        "Checked headers, purged the message from all mailboxes and blocked the sender.",
+        false,
+    ),
+    tpl(
+        "Email down for the whole office",
+        "Nobody at the {s} office can send or receive email since 8am.",
+        HD,
+        (HD, "Email", "Mailbox", "Break/Fix"),
+        0,
+        "Expired connector certificate on the mail relay; renewed it and mail flow resumed.",
+        false,
+    ),
+    tpl(
+        "File server down - nobody can open shared files",
+        "{m} is not responding and the whole {s} office has lost the shared drive.",
+        HD,
+        (AL, "Availability", "Device Offline", "Remediate"),
+        0,
+        "{m} hung on a failed update; rebooted from the console and checked the shares.",
+        true,
+    ),
+    tpl(
+        "Leaver - disable account for {c}",
+        "{c} leaves on Friday; please disable the account and forward mail to the manager.",
+        HD,
+        (PP, "Onboarding", "Leaver", "Scheduled"),
+        2,
+        "Disabled the account, converted the mailbox to shared and collected the laptop.",
+        false,
+    ),
+    tpl(
+        "Office move - {s} team relocating",
+        "The {s} team moves to the new floor next month; desks, phones and printers need moving.",
+        HD,
+        (FS, "Site Work", "Office Move", "Dispatch"),
+        2,
+        "Moved and re-patched desks and printers on the day; all users working.",
+        false,
+    ),
+    tpl(
+        "Network point needed for a new desk",
+        "A new desk in accounts needs a network point and a patch cable.",
+        HD,
+        (FS, "Site Work", "Cabling", "Dispatch"),
+        3,
+        "Ran a new cable to the desk and patched it to the switch.",
+        false,
+    ),
+    tpl(
+        "Quote for three new laptops",
+        "Please quote three business laptops for the sales team.",
+        HD,
+        (PP, "Procurement", "Hardware Order", "Order"),
+        3,
+        "Quote approved; laptops ordered and delivered.",
+        false,
+    ),
+    tpl(
+        "Microsoft 365 licence needed for {c}",
+        "{c} needs a Business Premium licence assigned before Monday.",
+        HD,
+        (PP, "Procurement", "Software Licence", "Order"),
+        3,
+        "Bought one more seat on the subscription and assigned it.",
+        false,
+    ),
+    tpl(
+        "Printer toner low - please order",
+        "The front office printer is low on toner, please order two cartridges.",
+        HD,
+        (PP, "Procurement", "Hardware Order", "Order"),
+        3,
+        "Ordered two toner cartridges; delivered to reception.",
+        false,
+    ),
+    tpl(
+        "Move the file shares on {m} to SharePoint",
+        "Plan the migration of the department shares on {m} to SharePoint Online.",
+        HD,
+        (PP, "Scheduled Change", "Server Migration", "Scheduled"),
+        2,
+        "Migrated the shares over the weekend; old shares set read-only.",
+        true,
+    ),
+];
+
+/// More ways the same family gets written: (family, summaries, descriptions). A family is an
+/// index into [`TEMPLATES`] followed by [`HISTORY_ONLY`]; its own summary and detail count too.
+const VARIANTS: &[(usize, &[&str], &[&str])] = &[
+    (
+        0,
+        &[
+            "Laptop dead - no lights at all",
+            "{c}'s notebook will not start",
+        ],
+        &["No lights when the power button is pressed. The charger LED is off too."],
+    ),
+    (
+        1,
+        &["BSOD on {m}", "{m} keeps crashing with a blue screen"],
+        &["{c} reports a stop code on a blue screen and a restart loop since Tuesday."],
+    ),
+    (
+        2,
+        &[
+            "Printer on 2nd floor offline",
+            "Can't print - printer shows offline",
+            "Nobody can print to the HP in accounts",
+        ],
+        &[
+            "Print jobs sit in the queue and the printer says offline on every PC.",
+            "The printer on the second floor dropped off the network again.",
+        ],
+    ),
+    (
+        3,
+        &["Paper jam on the upstairs printer", "Printer keeps jamming"],
+        &["Paper gets stuck in the tray every few pages, we have cleared it many times."],
+    ),
+    (
+        4,
+        &[
+            "Monitor flickering and going black",
+            "Docking station not showing screens",
+        ],
+        &["Screens connected to the dock stay black for {c}."],
+    ),
+    (
+        5,
+        &[
+            "Excel freezes on the budget file",
+            "Excel not responding when saving",
+        ],
+        &["Excel hangs and closes whenever {c} saves the shared workbook."],
+    ),
+    (
+        6,
+        &[
+            "Teams microphone cutting out",
+            "Bad audio on Teams meetings",
+        ],
+        &["Other people on Teams calls say {c} sounds robotic and drops out."],
+    ),
+    (
+        7,
+        &["Software request: Visio for {c}", "Please install Acrobat"],
+        &["{c} needs a paid application installed; the manager approved the cost."],
+    ),
+    (
+        8,
+        &[
+            "QuickBooks error on launch",
+            "Accounting software won't start",
+        ],
+        &["QuickBooks crashes on start-up with an error code; payroll is due."],
+    ),
+    (
+        9,
+        &[
+            "Outlook keeps prompting for password",
+            "Password pop-up in Outlook all day",
+            "Outlook credential prompt loop for {c}",
+        ],
+        &[
+            "A password box keeps popping up in Outlook; typing the password does not help.",
+            "Outlook asks {c} to sign in again and again since the password change.",
+        ],
+    ),
+    (
+        10,
+        &[
+            "Can't see the shared mailbox",
+            "Shared inbox missing from Outlook",
+        ],
+        &["{c} should have the info@ mailbox in Outlook but it is not there."],
+    ),
+    (
+        11,
+        &["Mailbox over quota", "Emails bouncing - mailbox full"],
+        &["{c} gets a quota warning and new mail is bouncing back to senders."],
+    ),
+    (
+        12,
+        &["Locked out of account", "{c} forgot the password"],
+        &["{c} cannot log in and is locked out after several attempts."],
+    ),
+    (
+        13,
+        &[
+            "New starter laptop setup",
+            "Onboarding: new employee next week",
+            "New user account and PC for {c}'s team",
+        ],
+        &[
+            "A new person joins on the 1st and needs a laptop, Microsoft 365 and the usual shares.",
+            "Please set up accounts and equipment for a new hire starting next week.",
+        ],
+    ),
+    (
+        14,
+        &[
+            "Permissions needed on the HR folder",
+            "Access to shared drive please",
+        ],
+        &["{c} needs access to a department folder; the manager has approved."],
+    ),
+    (
+        15,
+        &["Need a new headset", "Request for a docking station"],
+        &["{c} would like new equipment for the desk; please order it."],
+    ),
+    (
+        16,
+        &[
+            "Question: how to share a calendar",
+            "How do I map a network drive?",
+        ],
+        &["{c} asks for instructions for a small everyday task."],
+    ),
+    (
+        17,
+        &[
+            "Whole office offline",
+            "No internet at the {s} site",
+            "Internet outage - all users affected",
+        ],
+        &[
+            "The whole {s} office lost internet; nothing loads on any computer.",
+            "No one at the {s} site can reach anything online since this morning.",
+        ],
+    ),
+    (
+        18,
+        &[
+            "Network very slow",
+            "File transfers crawling in the warehouse",
+        ],
+        &["Copying files between the warehouse PCs and the server is very slow."],
+    ),
+    (
+        19,
+        &[
+            "DHCP not handing out addresses",
+            "New PCs get 169.254 address",
+        ],
+        &["Devices plugged in today get no IP address from the network."],
+    ),
+    (
+        20,
+        &[
+            "Firewall rule request for the web server",
+            "Please open a port on the firewall",
+        ],
+        &["The developer needs inbound traffic allowed to a new server."],
+    ),
+    (
+        21,
+        &[
+            "Firewall firmware upgrade",
+            "Schedule firmware upgrade on the FortiGate",
+            "Apply security firmware to the firewall",
+        ],
+        &[
+            "The vendor published a firmware release with security fixes; schedule the upgrade.",
+            "Firewall firmware is two releases behind; plan an upgrade window.",
+        ],
+    ),
+    (
+        22,
+        &[
+            "VPN drops every few minutes",
+            "VPN keeps disconnecting",
+            "Remote VPN connection unstable for {c}",
+        ],
+        &[
+            "{c}'s VPN connects, then drops after a few minutes, over and over.",
+            "Working from home, the VPN tunnel keeps disconnecting for {c}.",
+        ],
+    ),
+    (
+        23,
+        &["VPN login fails for {c}", "VPN says authentication failed"],
+        &["{c} cannot sign in to the VPN; the client says the credentials were rejected."],
+    ),
+    (
+        24,
+        &[
+            "Weak Wi-Fi in the meeting room",
+            "Wi-Fi signal poor in the back office",
+        ],
+        &["Laptops show one bar of Wi-Fi in one part of the office and drop off."],
+    ),
+    (
+        25,
+        &[
+            "Guest wifi not accepting password",
+            "Visitors can't join guest Wi-Fi",
+        ],
+        &["The guest network rejects the password on the lobby card."],
+    ),
+    (
+        26,
+        &[
+            "Clicked a phishing link and entered password",
+            "Phishing - user typed credentials into fake site",
+        ],
+        &["{c} clicked a link in a fake invoice email and entered the Microsoft 365 password."],
+    ),
+    (
+        27,
+        &["Malware detected on {m}", "Virus alert on {m}"],
+        &["The endpoint protection quarantined a threat on {m} and isolated it."],
+    ),
+    (
+        28,
+        &[
+            "Impossible travel sign-in alert for {c}",
+            "Risky sign-in flagged for {c}",
+        ],
+        &["Microsoft 365 flagged a sign-in for {c} from an unusual country."],
+    ),
+    (
+        29,
+        &[
+            "Disk space low on {m}",
+            "C: drive almost full on {m}",
+            "RMM: low disk space alert {m}",
+        ],
+        &[
+            "RMM alert: free space on C: of {m} is below 10%.",
+            "RMM alert: drive C: on {m} has less than 5 GB free.",
+        ],
+    ),
+    (
+        30,
+        &[
+            "Disk failure warning on {m}",
+            "Drive health critical on {m}",
+        ],
+        &["RMM alert: SMART reports reallocated sectors on the disk of {m}."],
+    ),
+    (
+        31,
+        &[
+            "Backup failed on {m}",
+            "Nightly backup job error {m}",
+            "RMM: backup failure {m}",
+        ],
+        &[
+            "RMM alert: the nightly backup job on {m} ended with an error.",
+            "RMM alert: no successful backup of {m} in the last 24 hours.",
+        ],
+    ),
+    (
+        32,
+        &[
+            "Backup warning on {m}",
+            "Backup finished with skipped files on {m}",
+        ],
+        &["RMM alert: backup of {m} completed, some files were skipped."],
+    ),
+    (
+        33,
+        &["Windows update failed on {m}", "Patch failure {m}"],
+        &["RMM alert: the monthly patches failed to install on {m}."],
+    ),
+    (
+        34,
+        &["Pending reboot on {m}", "{m} needs restart for updates"],
+        &["RMM alert: {m} has a pending reboot after patching."],
+    ),
+    (
+        35,
+        &["{m} not reporting", "Agent offline: {m}"],
+        &["RMM alert: {m} has not checked in for an hour."],
+    ),
+    (
+        36,
+        &[
+            "Spooler service down on {m}",
+            "Service stopped alert on {m}",
+        ],
+        &["RMM alert: a monitored service on {m} stopped and was restarted."],
+    ),
+    (
+        37,
+        &["CPU at 100% on {m}", "High processor usage alert {m}"],
+        &["RMM alert: processor usage on {m} has been very high for half an hour."],
+    ),
+    (
+        38,
+        &["Memory usage high on {m}", "RAM alert on {m}"],
+        &["RMM alert: memory use on {m} above the threshold."],
+    ),
+    (
+        40,
+        &["Email outage - everyone affected", "No one can send email"],
+        &["Email stopped working for the whole {s} office at once."],
+    ),
+    (
+        41,
+        &[
+            "Server down for the whole office",
+            "{m} unreachable - all users affected",
+        ],
+        &["The whole {s} office cannot reach {m}; nobody can open files."],
+    ),
+    (
+        42,
+        &["Offboarding {c}", "Staff member leaving - remove access"],
+        &["{c} is leaving; disable access and keep the mailbox for the manager."],
+    ),
+    (
+        47,
+        &["Order toner for the printer", "Printer ink running out"],
+        &["Please order replacement toner for the office printer."],
+    ),
+];
+
+/// Said around a description, as people write.
+const OPENERS: &[&str] = &["Hi team, ", "Hello, ", "Morning - ", "", "", ""];
+const CLOSERS: &[&str] = &[
+    " Thanks, {c}.",
+    " Can someone look at this today please?",
+    " This started after the weekend.",
+    " Not sure if this is related to the change last week.",
+    "",
+    "",
+];
+const PREFIXES_SUMMARY: &[&str] = &["RE: ", "FW: ", "URGENT: ", "", "", "", "", ""];
 
 /// New tickets as customers write them, with the template a dispatcher would map them to.
 const UNTRIAGED: &[(&str, &str, usize)] = &[
@@ -957,6 +1497,12 @@ pub fn generate(seed: u64, size: Size, today: NaiveDate) -> (Tenant, Truth) {
     build_procurement_and_expenses(&mut g, &companies);
     let remote = plant_remote(&mut g, &tickets.recurring);
     let fleet = fleet_truth(&g, &companies);
+    let history = build_history(&mut g, seed, n.history, &companies, &tax);
+    let mut closed = tickets.closed;
+    closed.extend(history.closed);
+    closed.sort_by_key(|c| c.ticket_id);
+    let mut pii = tickets.pii;
+    pii.extend(history.pii);
 
     let truth = Truth {
         seed,
@@ -966,8 +1512,9 @@ pub fn generate(seed: u64, size: Size, today: NaiveDate) -> (Tenant, Truth) {
         recurring_issue: tickets.recurring,
         time: time.truth,
         agreements,
-        pii: tickets.pii,
+        pii,
         prompt_injections: tickets.injections,
+        closed,
         remote,
         fleet,
     };
@@ -1434,6 +1981,8 @@ struct Tickets {
     recurring: RecurringIssue,
     pii: Vec<Pii>,
     injections: Vec<Injection>,
+    /// Closed tickets with their final labels.
+    closed: Vec<ClosedTicket>,
     /// Ticket id -> closed time, for every closed ticket.
     closed_dates: BTreeMap<i64, DateTime<Utc>>,
 }
@@ -1455,6 +2004,254 @@ fn fill(text: &str, device: &str, contact: &str, city: &str) -> String {
     text.replace("{m}", device)
         .replace("{c}", contact)
         .replace("{s}", city)
+}
+
+/// What a ticket says: its summary, the contact's description and the resolution (used when
+/// the ticket is resolved or closed).
+struct Text {
+    summary: String,
+    detail: String,
+    resolution: String,
+}
+
+/// What [`write_ticket`] hands back for the truth.
+struct Written {
+    owner: Option<i64>,
+    /// The family's final labels, as the ticket carries them once triaged.
+    labels: Classification,
+}
+
+/// The device's and the contact's names as a ticket's text uses them.
+fn names(g: &Gen, plan: &Plan) -> (String, String) {
+    let contact_first =
+        g.t.get(Kind::Contact, plan.contact)
+            .and_then(|c| c["firstName"].as_str())
+            .unwrap_or("the user")
+            .to_string();
+    let device_name = plan
+        .device
+        .and_then(|d| g.t.get(Kind::Configuration, d))
+        .and_then(|d| d["name"].as_str())
+        .unwrap_or("the PC")
+        .to_string();
+    (contact_first, device_name)
+}
+
+/// Inserts ticket `id` as Manage holds it (the record, its configuration link and its notes:
+/// the description from the contact, analysis and resolution from the owner). `k` spreads owners
+/// and sources; `plan.board` is the intake board.
+#[allow(
+    clippy::too_many_arguments,
+    reason = "one ticket's whole context, from two generators"
+)]
+fn write_ticket(
+    g: &mut Gen,
+    tax: &Taxonomy,
+    co: &Co,
+    tpl_ref: &Template,
+    id: i64,
+    k: usize,
+    plan: &Plan,
+    text: &Text,
+) -> Written {
+    let contact =
+        g.t.get(Kind::Contact, plan.contact)
+            .cloned()
+            .unwrap_or(Value::Null);
+    let (contact_first, _) = names(g, plan);
+    let triaged = plan.untriaged.is_none();
+    // Untriaged tickets sit on the intake board; the others where the dispatcher put them.
+    let board = if triaged { tpl_ref.board } else { plan.board };
+    let owner = if plan.status == NEW {
+        None
+    } else {
+        Some(g.techs[1 + (k % (g.techs.len() - 1))])
+    };
+    let status_id = tax.statuses[&(board, plan.status)];
+    let class_board = tpl_ref.board;
+    let type_id = tax.types[&(class_board, tpl_ref.kind.to_string())];
+    let sub_id = tax.subtypes[&(class_board, tpl_ref.sub.to_string())];
+    let item_id = tax.items[&(class_board, tpl_ref.item.to_string())];
+    let priority_id = if triaged {
+        tax.priorities[tpl_ref.priority]
+    } else {
+        tax.priorities[2]
+    };
+    let entered = plan.entered;
+    let updated = plan
+        .closed
+        .unwrap_or(entered + Duration::minutes(if plan.status == NEW { 0 } else { 25 }));
+    // How it arrived says who entered it: RMM alerts come in by monitoring.
+    let source = if plan.board == AL {
+        (4, "Monitoring")
+    } else if k.is_multiple_of(3) {
+        (2, "Phone")
+    } else {
+        (1, "Email")
+    };
+    let entered_by = if plan.board == AL {
+        "RMM Integration"
+    } else if source.0 == 1 {
+        "Email Connector"
+    } else {
+        "dwhitfield"
+    };
+    let mut info = Gen::info(
+        entered,
+        entered_by,
+        updated,
+        owner
+            .map(|o| g.member_identifier(o))
+            .as_deref()
+            .unwrap_or(entered_by),
+    );
+    for child in crate::tenant::TICKET_CHILDREN {
+        info.insert(
+            format!("{child}_href"),
+            json!(format!("/service/tickets/{id}/{child}")),
+        );
+    }
+    let contact_email = contact["communicationItems"][0]["value"].clone();
+    let contact_phone = contact["communicationItems"][1]["value"].clone();
+    let mut t = json!({
+        "id": id, "summary": text.summary, "recordType": "ServiceTicket",
+        "board": g.r(Kind::Board, tax.boards[board]), "status": g.r(Kind::BoardStatus, status_id),
+        "company": g.r(Kind::Company, co.id), "site": co.site, "siteName": "Main",
+        "addressLine1": g.t.get(Kind::Company, co.id).map(|c| c["addressLine1"].clone()).unwrap_or(Value::Null),
+        "city": co.city, "country": Gen::country(),
+        "contact": g.r(Kind::Contact, plan.contact),
+        "contactName": format!("{} {}", contact["firstName"].as_str().unwrap_or_default(), contact["lastName"].as_str().unwrap_or_default()),
+        "contactPhoneNumber": contact_phone, "contactEmailAddress": contact_email,
+        "priority": g.r(Kind::Priority, priority_id),
+        "serviceLocation": named(if source.0 == 4 { 2 } else { 1 }, if source.0 == 4 { "Remote" } else { "In-house" }, "location_href", format!("/service/locations/{}", if source.0 == 4 { 2 } else { 1 })),
+        "source": named(source.0, source.1, "source_href", format!("/service/sources/{}", source.0)),
+        "severity": match tpl_ref.priority { 0 => "High", 1 => "Medium", _ => "Low" },
+        "impact": match tpl_ref.priority { 0 | 1 => "High", 2 => "Medium", _ => "Low" },
+        "allowAllClientsPortalView": false, "customerUpdatedFlag": false,
+        "automaticEmailContactFlag": true, "automaticEmailResourceFlag": true,
+        "automaticEmailCcFlag": false, "closedFlag": plan.status == CLOSED, "actualHours": 0.0,
+        "approved": true, "billingMethod": "ActualRates", "isInSla": true, "hasChildTicket": false,
+        "billTime": "NoDefault", "billExpenses": "NoDefault", "billProducts": "NoDefault",
+        "location": Gen::location(), "department": Gen::department(), "mobileGuid": g.uuid(),
+        "currency": Gen::currency(), "escalationLevel": 0, "minutesWaiting": 0,
+        "_info": info,
+    });
+    if let Some(state) =
+        g.t.get(Kind::Company, co.id)
+            .and_then(|c| c["state"].as_str())
+    {
+        t["stateIdentifier"] = json!(state);
+        t["zip"] =
+            g.t.get(Kind::Company, co.id)
+                .map(|c| c["zip"].clone())
+                .unwrap_or(Value::Null);
+    }
+    if triaged {
+        t["type"] = g.r(Kind::BoardType, type_id);
+        t["subType"] = g.r(Kind::BoardSubType, sub_id);
+        t["item"] = g.r(Kind::BoardItem, item_id);
+    }
+    if let Some(o) = owner {
+        t["owner"] = g.r(Kind::Member, o);
+        t["resources"] = json!(g.member_identifier(o));
+        t["team"] = named(
+            board as i64 + 1,
+            [
+                "Tier 1",
+                "Network Team",
+                "NOC",
+                "Field Team",
+                "Projects Team",
+            ][board],
+            "team_href",
+            format!("/service/boards/{}/teams/{}", board + 1, board + 1),
+        );
+        t["dateResponded"] = json!(ts(entered + Duration::minutes(15)));
+        t["respondMinutes"] = json!(15);
+    }
+    if let Some(a) = co.agreement {
+        t["agreement"] = g.r(Kind::Agreement, a);
+        t["agreementType"] = json!(if g
+            .t
+            .get(Kind::Agreement, a)
+            .and_then(|a| a["type"]["id"].as_i64())
+            == Some(2)
+        {
+            "Block Hours"
+        } else {
+            "Managed Services"
+        });
+    }
+    if let Some(closed) = plan.closed {
+        t["closedDate"] = json!(ts(closed));
+        t["closedBy"] = json!(owner.map(|o| g.member_identifier(o)).unwrap_or_default());
+        t["dateResolved"] = json!(ts(closed));
+    }
+    if plan.status == 5 {
+        t["dateResolved"] = json!(ts(updated));
+    }
+    if let Some(d) = plan.device {
+        g.t.ticket_configs.entry(id).or_default().push(d);
+    }
+    g.insert(Kind::Ticket, t);
+
+    // Notes: the description from the contact, analysis and resolution from the owner.
+    let mut notes: Vec<NoteSpec> = vec![(text.detail.clone(), [true, false, false], None, entered)];
+    if let Some(o) = owner {
+        notes.push((
+            format!("Reviewed the issue with {contact_first}; working on it."),
+            [false, true, false],
+            Some(o),
+            entered + Duration::minutes(20),
+        ));
+    }
+    if plan.closed.is_some() || plan.status == 5 {
+        notes.push((
+            text.resolution.clone(),
+            [false, false, true],
+            owner,
+            updated,
+        ));
+    }
+    for (text, flags, member, when) in notes {
+        let note_id = g.next_note;
+        g.next_note += 1;
+        let mut note = json!({
+            "id": note_id, "ticketId": id, "text": text, "detailDescriptionFlag": flags[0],
+            "internalAnalysisFlag": flags[1], "resolutionFlag": flags[2], "issueFlag": flags[0],
+            "customerUpdatedFlag": false, "processNotifications": false,
+            "dateCreated": ts(when), "internalFlag": flags[1], "externalFlag": !flags[1],
+            "_info": {"lastUpdated": ts(when), "updatedBy": "admin"},
+        });
+        match member {
+            Some(m) => {
+                note["member"] = g.r(Kind::Member, m);
+                note["createdBy"] = json!(g.member_identifier(m));
+            }
+            None => {
+                note["contact"] = g.r(Kind::Contact, plan.contact);
+                note["createdBy"] = json!(entered_by);
+            }
+        }
+        g.insert(Kind::Note, note);
+    }
+    let named_of = |kind: Kind, id: i64| Named {
+        id,
+        name: g
+            .t
+            .get(kind, id)
+            .and_then(|r| r["name"].as_str())
+            .unwrap_or_default()
+            .to_string(),
+    };
+    let labels = Classification {
+        board: named_of(Kind::Board, tax.boards[class_board]),
+        kind: named_of(Kind::BoardType, type_id),
+        sub_type: named_of(Kind::BoardSubType, sub_id),
+        item: named_of(Kind::BoardItem, item_id),
+        priority: named_of(Kind::Priority, tax.priorities[tpl_ref.priority]),
+    };
+    Written { owner, labels }
 }
 
 fn build_tickets(g: &mut Gen, n: &Counts, companies: &[Co], tax: &Taxonomy) -> Tickets {
@@ -1519,7 +2316,7 @@ fn build_tickets(g: &mut Gen, n: &Counts, companies: &[Co], tax: &Taxonomy) -> T
     // Everything else: every status on every board at least once, then a realistic mix.
     let regular = n.tickets.saturating_sub(plans.len());
     for k in 0..regular {
-        let (board, status) = if k < BOARDS.len() * STATUSES.len() {
+        let (board, status) = if k < INTAKE_BOARDS * STATUSES.len() {
             (k / STATUSES.len(), k % STATUSES.len())
         } else {
             let roll: f64 = g.rng.random();
@@ -1540,7 +2337,7 @@ fn build_tickets(g: &mut Gen, n: &Counts, companies: &[Co], tax: &Taxonomy) -> T
             (board, status)
         };
         let choices: Vec<usize> = (0..TEMPLATES.len())
-            .filter(|&t| TEMPLATES[t].board == board && !(board == AL && t == 29))
+            .filter(|&t| TEMPLATES[t].intake == board && !(board == AL && t == 29))
             .collect();
         let tpl_index = *g.pick(&choices);
         let company = g.rng.random_range(0..companies.len());
@@ -1600,6 +2397,7 @@ fn build_tickets(g: &mut Gen, n: &Counts, companies: &[Co], tax: &Taxonomy) -> T
         },
         pii: vec![],
         injections: vec![],
+        closed: vec![],
         closed_dates: BTreeMap::new(),
     };
     let mut pii_slot = 0usize;
@@ -1609,210 +2407,23 @@ fn build_tickets(g: &mut Gen, n: &Counts, companies: &[Co], tax: &Taxonomy) -> T
         let id = 41_001 + k as i64;
         let tpl_ref = &TEMPLATES[plan.tpl];
         let co = &companies[plan.company];
-        let contact =
-            g.t.get(Kind::Contact, plan.contact)
-                .cloned()
-                .unwrap_or(Value::Null);
-        let contact_first = contact["firstName"]
-            .as_str()
-            .unwrap_or("the user")
-            .to_string();
-        let device_name = plan
-            .device
-            .and_then(|d| g.t.get(Kind::Configuration, d))
-            .and_then(|d| d["name"].as_str())
-            .unwrap_or("the PC")
-            .to_string();
-        let (summary, detail) = match plan.untriaged {
-            Some(u) => (
-                UNTRIAGED[u % UNTRIAGED.len()].0.to_string(),
-                UNTRIAGED[u % UNTRIAGED.len()].1.to_string(),
-            ),
-            None => (
-                fill(tpl_ref.summary, &device_name, &contact_first, co.city),
-                fill(tpl_ref.detail, &device_name, &contact_first, co.city),
-            ),
+        let (contact_first, device_name) = names(g, plan);
+        let text = match plan.untriaged {
+            Some(u) => Text {
+                summary: UNTRIAGED[u % UNTRIAGED.len()].0.to_string(),
+                detail: UNTRIAGED[u % UNTRIAGED.len()].1.to_string(),
+                resolution: String::new(),
+            },
+            None => Text {
+                summary: fill(tpl_ref.summary, &device_name, &contact_first, co.city),
+                detail: fill(tpl_ref.detail, &device_name, &contact_first, co.city),
+                resolution: fill(tpl_ref.resolution, &device_name, &contact_first, co.city),
+            },
         };
-        let board = plan.board;
-        let owner = if plan.status == NEW {
-            None
-        } else {
-            Some(g.techs[1 + (k % (g.techs.len() - 1))])
-        };
-        let triaged = plan.untriaged.is_none();
-        let status_id = tax.statuses[&(board, plan.status)];
-        // Untriaged tickets sit on the intake board; their real classification is the template's.
-        let class_board = tpl_ref.board;
-        let type_id = tax.types[&(class_board, tpl_ref.kind.to_string())];
-        let sub_id = tax.subtypes[&(class_board, tpl_ref.sub.to_string())];
-        let item_id = tax.items[&(class_board, tpl_ref.item.to_string())];
-        let priority_id = if triaged {
-            tax.priorities[tpl_ref.priority]
-        } else {
-            tax.priorities[2]
-        };
+        let Written { owner, labels } = write_ticket(g, tax, co, tpl_ref, id, k, plan, &text);
         let entered = plan.entered;
-        let updated = plan
-            .closed
-            .unwrap_or(entered + Duration::minutes(if plan.status == NEW { 0 } else { 25 }));
-        let source = if board == AL {
-            (4, "Monitoring")
-        } else if k % 3 == 0 {
-            (2, "Phone")
-        } else {
-            (1, "Email")
-        };
-        let entered_by = if board == AL {
-            "RMM Integration"
-        } else if source.0 == 1 {
-            "Email Connector"
-        } else {
-            "dwhitfield"
-        };
-        let mut info = Gen::info(
-            entered,
-            entered_by,
-            updated,
-            owner
-                .map(|o| g.member_identifier(o))
-                .as_deref()
-                .unwrap_or(entered_by),
-        );
-        for child in [
-            "activities",
-            "timeentries",
-            "scheduleentries",
-            "documents",
-            "products",
-            "configurations",
-            "tasks",
-            "notes",
-        ] {
-            info.insert(
-                format!("{child}_href"),
-                json!(format!("/service/tickets/{id}/{child}")),
-            );
-        }
-        let contact_email = contact["communicationItems"][0]["value"].clone();
-        let contact_phone = contact["communicationItems"][1]["value"].clone();
-        let mut t = json!({
-            "id": id, "summary": summary, "recordType": "ServiceTicket",
-            "board": g.r(Kind::Board, tax.boards[board]), "status": g.r(Kind::BoardStatus, status_id),
-            "company": g.r(Kind::Company, co.id), "site": co.site, "siteName": "Main",
-            "addressLine1": g.t.get(Kind::Company, co.id).map(|c| c["addressLine1"].clone()).unwrap_or(Value::Null),
-            "city": co.city, "country": Gen::country(),
-            "contact": g.r(Kind::Contact, plan.contact),
-            "contactName": format!("{} {}", contact["firstName"].as_str().unwrap_or_default(), contact["lastName"].as_str().unwrap_or_default()),
-            "contactPhoneNumber": contact_phone, "contactEmailAddress": contact_email,
-            "priority": g.r(Kind::Priority, priority_id),
-            "serviceLocation": named(if source.0 == 4 { 2 } else { 1 }, if source.0 == 4 { "Remote" } else { "In-house" }, "location_href", format!("/service/locations/{}", if source.0 == 4 { 2 } else { 1 })),
-            "source": named(source.0, source.1, "source_href", format!("/service/sources/{}", source.0)),
-            "severity": match tpl_ref.priority { 0 => "High", 1 => "Medium", _ => "Low" },
-            "impact": match tpl_ref.priority { 0 | 1 => "High", 2 => "Medium", _ => "Low" },
-            "allowAllClientsPortalView": false, "customerUpdatedFlag": false,
-            "automaticEmailContactFlag": true, "automaticEmailResourceFlag": true,
-            "automaticEmailCcFlag": false, "closedFlag": plan.status == CLOSED, "actualHours": 0.0,
-            "approved": true, "billingMethod": "ActualRates", "isInSla": true, "hasChildTicket": false,
-            "billTime": "NoDefault", "billExpenses": "NoDefault", "billProducts": "NoDefault",
-            "location": Gen::location(), "department": Gen::department(), "mobileGuid": g.uuid(),
-            "currency": Gen::currency(), "escalationLevel": 0, "minutesWaiting": 0,
-            "_info": info,
-        });
-        if let Some(state) =
-            g.t.get(Kind::Company, co.id)
-                .and_then(|c| c["state"].as_str())
-        {
-            t["stateIdentifier"] = json!(state);
-            t["zip"] =
-                g.t.get(Kind::Company, co.id)
-                    .map(|c| c["zip"].clone())
-                    .unwrap_or(Value::Null);
-        }
-        if triaged {
-            t["type"] = g.r(Kind::BoardType, type_id);
-            t["subType"] = g.r(Kind::BoardSubType, sub_id);
-            t["item"] = g.r(Kind::BoardItem, item_id);
-        }
-        if let Some(o) = owner {
-            t["owner"] = g.r(Kind::Member, o);
-            t["resources"] = json!(g.member_identifier(o));
-            t["team"] = named(
-                board as i64 + 1,
-                ["Tier 1", "Network Team", "NOC"][board],
-                "team_href",
-                format!("/service/boards/{}/teams/{}", board + 1, board + 1),
-            );
-            t["dateResponded"] = json!(ts(entered + Duration::minutes(15)));
-            t["respondMinutes"] = json!(15);
-        }
-        if let Some(a) = co.agreement {
-            t["agreement"] = g.r(Kind::Agreement, a);
-            t["agreementType"] = json!(if g
-                .t
-                .get(Kind::Agreement, a)
-                .and_then(|a| a["type"]["id"].as_i64())
-                == Some(2)
-            {
-                "Block Hours"
-            } else {
-                "Managed Services"
-            });
-        }
         if let Some(closed) = plan.closed {
-            t["closedDate"] = json!(ts(closed));
-            t["closedBy"] = json!(owner.map(|o| g.member_identifier(o)).unwrap_or_default());
-            t["dateResolved"] = json!(ts(closed));
             out.closed_dates.insert(id, closed);
-        }
-        if plan.status == 5 {
-            t["dateResolved"] = json!(ts(updated));
-        }
-        if let Some(d) = plan.device {
-            g.t.ticket_configs.entry(id).or_default().push(d);
-        }
-        g.insert(Kind::Ticket, t);
-
-        // Notes: the description from the contact, analysis and resolution from the owner.
-        let mut notes: Vec<NoteSpec> = vec![(detail, [true, false, false], None, entered)];
-        if let Some(o) = owner {
-            notes.push((
-                format!("Reviewed the issue with {contact_first}; working on it."),
-                [false, true, false],
-                Some(o),
-                entered + Duration::minutes(20),
-            ));
-        }
-        if plan.closed.is_some() || plan.status == 5 {
-            notes.push((
-                fill(tpl_ref.resolution, &device_name, &contact_first, co.city),
-                [false, false, true],
-                owner,
-                updated,
-            ));
-        }
-        let mut note_ids = vec![];
-        for (text, flags, member, when) in notes {
-            let note_id = g.next_note;
-            g.next_note += 1;
-            let mut note = json!({
-                "id": note_id, "ticketId": id, "text": text, "detailDescriptionFlag": flags[0],
-                "internalAnalysisFlag": flags[1], "resolutionFlag": flags[2], "issueFlag": flags[0],
-                "customerUpdatedFlag": false, "processNotifications": false,
-                "dateCreated": ts(when), "internalFlag": flags[1], "externalFlag": !flags[1],
-                "_info": {"lastUpdated": ts(when), "updatedBy": "admin"},
-            });
-            match member {
-                Some(m) => {
-                    note["member"] = g.r(Kind::Member, m);
-                    note["createdBy"] = json!(g.member_identifier(m));
-                }
-                None => {
-                    note["contact"] = g.r(Kind::Contact, plan.contact);
-                    note["createdBy"] = json!(entered_by);
-                }
-            }
-            g.insert(Kind::Note, note);
-            note_ids.push(note_id);
         }
 
         // A few open tickets carry checklists.
@@ -1834,31 +2445,22 @@ fn build_tickets(g: &mut Gen, n: &Counts, companies: &[Co], tax: &Taxonomy) -> T
             }
         }
 
-        if let Some(u) = plan.untriaged {
-            let board_name = BOARDS[class_board].0;
-            let named_of = |kind: Kind, id: i64| Named {
-                id,
-                name: g
-                    .t
-                    .get(kind, id)
-                    .and_then(|r| r["name"].as_str())
-                    .unwrap_or_default()
-                    .to_string(),
-            };
-            out.untriaged.push(Untriaged {
+        match plan.untriaged {
+            Some(u) => out.untriaged.push(Untriaged {
                 ticket_id: id,
                 summary: UNTRIAGED[u % UNTRIAGED.len()].0.to_string(),
-                expected: Classification {
-                    board: Named {
-                        id: tax.boards[class_board],
-                        name: board_name.into(),
-                    },
-                    kind: named_of(Kind::BoardType, type_id),
-                    sub_type: named_of(Kind::BoardSubType, sub_id),
-                    item: named_of(Kind::BoardItem, item_id),
-                    priority: named_of(Kind::Priority, tax.priorities[tpl_ref.priority]),
-                },
-            });
+                expected: labels,
+            }),
+            None => {
+                if let Some(closed) = plan.closed {
+                    out.closed.push(ClosedTicket {
+                        ticket_id: id,
+                        closed_date: ts(closed),
+                        family: tpl_ref.summary.to_string(),
+                        labels,
+                    });
+                }
+            }
         }
         if plan.recurring {
             out.recurring.ticket_ids.push(id);
@@ -1881,7 +2483,6 @@ fn build_tickets(g: &mut Gen, n: &Counts, companies: &[Co], tax: &Taxonomy) -> T
                 }
             }
         }
-        let _ = note_ids;
     }
     if let Some(ep) =
         g.t.get(Kind::Configuration, rec_device)
@@ -1915,6 +2516,157 @@ fn build_tickets(g: &mut Gen, n: &Counts, companies: &[Co], tax: &Taxonomy) -> T
                     .and_then(|t| t["summary"].as_str())
                     .unwrap_or_default()
                     .to_string();
+        }
+    }
+    out
+}
+
+/// What the history adds to the truth.
+struct History {
+    closed: Vec<ClosedTicket>,
+    pii: Vec<Pii>,
+}
+
+/// Every family: [`TEMPLATES`], then [`HISTORY_ONLY`].
+fn family(index: usize) -> &'static Template {
+    TEMPLATES
+        .get(index)
+        .unwrap_or_else(|| &HISTORY_ONLY[index - TEMPLATES.len()])
+}
+
+/// The closed tickets of the months before the regular ones (closed 150 to 390 days ago, ids
+/// from 30001 in order of entry, so older than every other ticket): each from a family, worded
+/// in one of the family's ways, with the family's final labels, a description note and a
+/// resolution note. A few descriptions carry the contact's private email and phone.
+///
+/// Drawn from a stream of its own, after everything else, so the rest of the tenant stays
+/// byte-identical to what it was before the history existed.
+fn build_history(
+    g: &mut Gen,
+    seed: u64,
+    count: usize,
+    companies: &[Co],
+    tax: &Taxonomy,
+) -> History {
+    g.rng = ChaCha8Rng::seed_from_u64(seed ^ 0x6869_7374_6f72_7921);
+    let families = TEMPLATES.len() + HISTORY_ONLY.len();
+    let today = g.today;
+    let mut plans: Vec<(usize, Plan)> = (0..count)
+        .map(|k| {
+            // Every family at least twice, then at random.
+            let f = if k < 2 * families {
+                k % families
+            } else {
+                g.rng.random_range(0..families)
+            };
+            let company = g.rng.random_range(0..companies.len());
+            let co = &companies[company];
+            let contact = co.contacts[g.rng.random_range(0..co.contacts.len())];
+            let device = if family(f).device {
+                Some(co.devices[g.rng.random_range(0..co.devices.len())])
+            } else {
+                None
+            };
+            let entered = at(today - Duration::days(g.rng.random_range(155..390)), 8, 0)
+                + Duration::minutes(g.rng.random_range(0..540));
+            let closed = entered + Duration::hours(g.rng.random_range(1..96));
+            let plan = Plan {
+                tpl: f,
+                company,
+                contact,
+                device,
+                entered,
+                status: CLOSED,
+                board: family(f).intake,
+                untriaged: None,
+                recurring: false,
+                closed: Some(closed),
+            };
+            (f, plan)
+        })
+        .collect();
+    plans.sort_by_key(|(_, p)| p.entered);
+
+    // The oldest ticket of each final board was resolved and never closed (the customer never
+    // confirmed): every shop has a few, and every board then has a ticket in every status.
+    let mut boards_seen = BTreeSet::new();
+    for (f, plan) in plans.iter_mut() {
+        if boards_seen.insert(family(*f).board) {
+            plan.status = 5;
+            plan.closed = None;
+        }
+    }
+
+    let mut out = History {
+        closed: Vec::new(),
+        pii: Vec::new(),
+    };
+    for (k, (f, plan)) in plans.iter().enumerate() {
+        let id = 30_001 + k as i64;
+        let tpl_ref = family(*f);
+        let co = &companies[plan.company];
+        let (contact_first, device_name) = names(g, plan);
+        let (summaries, details) = VARIANTS
+            .iter()
+            .find(|(v, _, _)| v == f)
+            .map(|(_, s, d)| (*s, *d))
+            .unwrap_or((&[], &[]));
+        let pick = |g: &mut Gen, own: &'static str, more: &[&'static str]| {
+            let i = g.rng.random_range(0..=more.len());
+            if i == 0 { own } else { more[i - 1] }
+        };
+        let fill = |text: &str| fill(text, &device_name, &contact_first, co.city);
+        let summary = format!(
+            "{}{}",
+            g.pick(PREFIXES_SUMMARY),
+            fill(pick(g, tpl_ref.summary, summaries))
+        );
+        let mut detail = format!(
+            "{}{}{}",
+            g.pick(OPENERS),
+            fill(pick(g, tpl_ref.detail, details)),
+            fill(g.pick::<&str>(CLOSERS))
+        );
+        // Personal data in a few descriptions: what the redactor must keep out of the index.
+        let description_note = g.next_note;
+        if k % 80 == 40 {
+            let n = k / 80;
+            let email = format!(
+                "{}.{}{}@home-mail.example",
+                contact_first.to_lowercase(),
+                LAST[n % LAST.len()].to_lowercase(),
+                n + 1
+            );
+            let phone = format!("+1 (415) 555-01{:02}", 60 + n);
+            detail.push_str(&format!(
+                " Best to reach me on my mobile {phone} or at {email} this week."
+            ));
+            for (kind, value) in [("email", email), ("phone", phone)] {
+                out.pii.push(Pii {
+                    kind: kind.into(),
+                    value,
+                    location: Location {
+                        entity: "ServiceNote".into(),
+                        id: description_note,
+                        ticket_id: id,
+                        field: "text".into(),
+                    },
+                });
+            }
+        }
+        let text = Text {
+            summary,
+            detail,
+            resolution: fill(tpl_ref.resolution),
+        };
+        let written = write_ticket(g, tax, co, tpl_ref, id, k, plan, &text);
+        if let Some(closed) = plan.closed {
+            out.closed.push(ClosedTicket {
+                ticket_id: id,
+                closed_date: ts(closed),
+                family: tpl_ref.summary.to_string(),
+                labels: written.labels,
+            });
         }
     }
     out
@@ -3284,7 +4036,8 @@ mod tests {
     fn small_has_every_planted_anomaly() {
         let (t, truth) = small();
         assert_eq!(t.table(Kind::Company).rows.len(), 8);
-        assert_eq!(t.table(Kind::Ticket).rows.len(), 150);
+        // 150 regular tickets and 320 of closed history.
+        assert_eq!(t.table(Kind::Ticket).rows.len(), 150 + 320);
         assert_eq!(truth.untriaged.len(), 8);
         assert_eq!(truth.recurring_issue.ticket_ids.len(), 5);
         assert!(!truth.recurring_issue.endpoint_id.is_empty());
@@ -3324,6 +4077,80 @@ mod tests {
             let note = t.get(Kind::Note, p.location.id).unwrap();
             assert!(note["text"].as_str().unwrap().contains(&p.value));
         }
+    }
+
+    #[test]
+    fn closed_history_is_labelled_consistently_and_worded_variously() {
+        let (t, truth) = small();
+        assert!(truth.closed.len() >= 300, "{} closed", truth.closed.len());
+        let mut by_family: BTreeMap<&str, (Classification, BTreeSet<&str>)> = BTreeMap::new();
+        let (mut first, mut last) = (String::from("9999"), String::new());
+        for c in &truth.closed {
+            let r = t.get(Kind::Ticket, c.ticket_id).unwrap();
+            assert_eq!(r["closedFlag"], true);
+            // The record carries the labels the truth lists, as Manage would show them.
+            for (field, named) in [
+                ("board", &c.labels.board),
+                ("type", &c.labels.kind),
+                ("subType", &c.labels.sub_type),
+                ("item", &c.labels.item),
+                ("priority", &c.labels.priority),
+            ] {
+                assert_eq!(r[field]["id"], named.id, "{} {field}", c.ticket_id);
+                assert_eq!(
+                    r[field]["name"],
+                    named.name.as_str(),
+                    "{} {field}",
+                    c.ticket_id
+                );
+            }
+            assert_eq!(r["closedDate"], c.closed_date.as_str());
+            assert_eq!(r["_info"]["lastUpdated"], c.closed_date.as_str());
+            let notes: Vec<&Value> = t
+                .table(Kind::Note)
+                .rows
+                .values()
+                .filter(|n| n["ticketId"] == c.ticket_id)
+                .collect();
+            assert!(notes.iter().any(|n| n["detailDescriptionFlag"] == true));
+            assert!(notes.iter().any(|n| n["resolutionFlag"] == true));
+            let entry = by_family
+                .entry(c.family.as_str())
+                .or_insert_with(|| (c.labels.clone(), BTreeSet::new()));
+            assert_eq!(entry.0, c.labels, "family {} has one convention", c.family);
+            entry.1.insert(r["summary"].as_str().unwrap());
+            first = first.min(c.closed_date.clone());
+            last = last.max(c.closed_date.clone());
+        }
+        assert!(by_family.len() >= 45, "{} families", by_family.len());
+        let boards: BTreeSet<&str> = by_family
+            .values()
+            .map(|(l, _)| l.board.name.as_str())
+            .collect();
+        assert_eq!(boards.len(), BOARDS.len(), "{boards:?}");
+        let priorities: BTreeSet<i64> = by_family.values().map(|(l, _)| l.priority.id).collect();
+        assert_eq!(priorities.len(), PRIORITIES.len());
+        let varied = by_family.values().filter(|(_, s)| s.len() >= 3).count();
+        assert!(
+            varied >= 30,
+            "only {varied} families are worded three ways or more"
+        );
+        assert!(
+            first.as_str() < "2025-06-01" && last.as_str() > "2026-02-01",
+            "{first} .. {last}"
+        );
+        // Personal data sits in some closed tickets' descriptions.
+        let closed: BTreeSet<i64> = truth.closed.iter().map(|c| c.ticket_id).collect();
+        let kinds: BTreeSet<&str> = truth
+            .pii
+            .iter()
+            .filter(|p| closed.contains(&p.location.ticket_id))
+            .map(|p| p.kind.as_str())
+            .collect();
+        assert!(
+            kinds.contains("email") && kinds.contains("phone"),
+            "{kinds:?}"
+        );
     }
 
     #[test]

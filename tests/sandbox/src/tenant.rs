@@ -222,6 +222,18 @@ pub struct Tenant {
     pub sc: BTreeMap<&'static str, BTreeMap<String, Value>>,
 }
 
+/// A ticket's child collections, each an `_info` `*_href` link.
+pub const TICKET_CHILDREN: &[&str] = &[
+    "activities",
+    "timeentries",
+    "scheduleentries",
+    "documents",
+    "products",
+    "configurations",
+    "tasks",
+    "notes",
+];
+
 /// `yyyy-MM-ddTHH:mm:ssZ`, the format Manage uses.
 pub fn ts(t: DateTime<Utc>) -> String {
     t.format("%Y-%m-%dT%H:%M:%SZ").to_string()

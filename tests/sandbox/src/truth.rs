@@ -30,6 +30,18 @@ pub struct Untriaged {
     pub expected: Classification,
 }
 
+/// A closed ticket with the labels the team finally gave it (the ticket itself carries them
+/// too, as in Manage): what a triage backtest scores against.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct ClosedTicket {
+    pub ticket_id: i64,
+    pub closed_date: String,
+    /// The issue family the ticket was written from (its template summary): tickets of one
+    /// family share their final labels, whatever their wording.
+    pub family: String,
+    pub labels: Classification,
+}
+
 /// One device with the same problem again and again.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct RecurringIssue {
@@ -199,6 +211,9 @@ pub struct Truth {
     pub agreements: AgreementTruth,
     pub pii: Vec<Pii>,
     pub prompt_injections: Vec<Injection>,
+    /// Every closed service ticket with its final labels, by id. Some of their descriptions carry
+    /// planted personal data (listed in `pii`).
+    pub closed: Vec<ClosedTicket>,
     pub remote: RemoteTruth,
     pub fleet: Vec<FleetCompany>,
 }

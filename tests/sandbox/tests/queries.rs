@@ -28,7 +28,8 @@ async fn conditions_table() {
     let running = start().await;
     let cw = Cw::new(&running);
     let tickets = cw.all("/service/tickets").await;
-    assert_eq!(tickets.len(), 150);
+    // 150 regular tickets and 320 of closed history (small).
+    assert_eq!(tickets.len(), 150 + 320);
     let cases: &[(&str, Pred)] = &[
         ("closedFlag = false", |t| t["closedFlag"] == false),
         ("closedFlag=true AND board/name = \"Alerts\"", |t| {
@@ -299,11 +300,14 @@ async fn paging_and_link_headers() {
     let h2 = page2.header("link").unwrap();
     assert!(link(&h2, "first").unwrap().ends_with("page=1"));
     assert!(link(&h2, "prev").unwrap().ends_with("page=1"));
+    // 470 tickets: full pages, a short last page, a page past the end, a clamped page size.
+    let total = all.len();
+    assert_eq!(total, 470);
     let cases: &[(&str, &str, usize)] = &[
         ("1", "40", 40),
-        ("4", "40", 30),
-        ("5", "40", 0),
-        ("1", "1000", 150),
+        ("12", "40", 30),
+        ("13", "40", 0),
+        ("1", "1000", 470),
         ("2", "5000", 0),
     ];
     for (page, size, n) in cases {
@@ -315,7 +319,7 @@ async fn paging_and_link_headers() {
         let start = (page.parse::<usize>().unwrap() - 1) * size.parse::<usize>().unwrap().min(1000);
         assert_eq!(
             ids(&rows),
-            ids(&all[start.min(150)..(start + n).min(150)]),
+            ids(&all[start.min(total)..(start + n).min(total)]),
             "page {page} size {size}"
         );
     }
@@ -330,7 +334,7 @@ async fn paging_and_link_headers() {
     );
     // The last page has no next link; a single page has no Link at all.
     assert!(
-        cw.get_q("/service/tickets", &[("page", "4"), ("pageSize", "40")])
+        cw.get_q("/service/tickets", &[("page", "12"), ("pageSize", "40")])
             .await
             .header("link")
             .is_none_or(|l| link(&l, "next").is_none())

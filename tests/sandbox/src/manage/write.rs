@@ -368,16 +368,7 @@ fn normalize_ticket(
     }
     info(rec, now, existing.is_none());
     if let Some(Value::Object(i)) = rec.get_mut("_info") {
-        for child in [
-            "activities",
-            "timeentries",
-            "scheduleentries",
-            "documents",
-            "products",
-            "configurations",
-            "tasks",
-            "notes",
-        ] {
+        for child in crate::tenant::TICKET_CHILDREN {
             i.insert(
                 format!("{child}_href"),
                 json!(format!("/service/tickets/{id}/{child}")),
