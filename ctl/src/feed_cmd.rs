@@ -33,6 +33,29 @@ pub struct FeedArgs {
     pub format: FeedFormat,
 }
 
+#[derive(Debug, clap::Args)]
+pub struct TrustArgs {
+    /// Only this skill.
+    pub skill: Option<String>,
+    /// First have the daemon re-read the records observe-mode proposals touched and log what
+    /// humans did to them (needs the daemon running).
+    #[arg(long)]
+    pub refresh: bool,
+    #[arg(long, value_enum, default_value = "text")]
+    pub format: FeedFormat,
+}
+
+impl FeedFormat {
+    fn format(self) -> Format {
+        match self {
+            FeedFormat::Json => Format::Json,
+            FeedFormat::Md => Format::Markdown,
+            FeedFormat::Html => Format::Html,
+            FeedFormat::Text => terminal(),
+        }
+    }
+}
+
 fn other(e: impl std::fmt::Display) -> CtlError {
     CtlError::Other(anyhow::anyhow!("{e}"))
 }
@@ -68,14 +91,46 @@ pub async fn run(paths: &Paths, args: FeedArgs) -> Result<u8, CtlError> {
     };
     let (events, report) = load(paths).await?;
     let feed = feed::fold(&events, report.as_ref(), &filter);
-    let format = match args.format {
-        FeedFormat::Json => Format::Json,
-        FeedFormat::Md => Format::Markdown,
-        FeedFormat::Html => Format::Html,
-        FeedFormat::Text => terminal(),
-    };
-    print!("{}", feed::render(&feed, format));
+    print!("{}", feed::render(&feed, args.format.format()));
     Ok(if feed.anomalies.is_empty() { 0 } else { 2 })
+}
+
+/// `nightjarctl trust [SKILL] [--refresh]`.
+pub async fn trust(paths: &Paths, args: TrustArgs) -> Result<u8, CtlError> {
+    if args.refresh {
+        let mut client = Client::connect(&paths.control_socket()).await?;
+        match client.call(&Request::TrustRefresh).await? {
+            Response::TrustRefreshed(r) => eprintln!(
+                "re-read {} records: {} changed by a human ({} decisions logged), {} untouched, {} unreadable",
+                r.checked, r.observed, r.fields, r.untouched, r.unreadable
+            ),
+            Response::Error(e) => return Err(other(e.message)),
+            other_reply => return Err(other(format!("unexpected reply: {other_reply:?}"))),
+        }
+    }
+    let (events, report) = load(paths).await?;
+    let feed = feed::fold(&events, report.as_ref(), &Filter::default());
+    let shown: Vec<_> = feed
+        .trust
+        .iter()
+        .filter(|t| args.skill.as_deref().is_none_or(|s| s == t.skill))
+        .collect();
+    if shown.is_empty() {
+        eprintln!(
+            "no observe-mode proposals{} in the log yet: run a skill in observe mode, and let your team work the tickets",
+            args.skill
+                .as_deref()
+                .map(|s| format!(" of {s}"))
+                .unwrap_or_default()
+        );
+        return Ok(3);
+    }
+    let ready = shown.iter().all(|t| t.ready);
+    print!(
+        "{}",
+        feed::render_trust(&feed, args.format.format(), args.skill.as_deref())
+    );
+    Ok(if ready { 0 } else { 3 })
 }
 
 /// The log's events and its verification: through the daemon when it runs, else straight from

@@ -110,6 +110,10 @@ enum Command {
     /// The morning feed: the log replayed into what happened (runs, items, proposals and their
     /// state, sessions), anomalies first. Exits 2 when there are anomalies.
     Feed(feed_cmd::FeedArgs),
+    /// Whether each skill has earned enforce mode: its observe-mode proposals against what
+    /// humans later did (shadow metrics), and the flip verdict. Exits 0 when every skill shown
+    /// is ready, 3 otherwise.
+    Trust(feed_cmd::TrustArgs),
     /// The skills: list, show, export (to import into Claude: ~/.claude/skills).
     Skills {
         #[command(subcommand)]
@@ -217,6 +221,7 @@ async fn dispatch(args: Args) -> Result<u8, CtlError> {
         Command::Mode(a) => approvals_cmd::mode(&paths, a).await,
         Command::Demo(a) => demo::run(a).await,
         Command::Feed(a) => feed_cmd::run(&paths, a).await,
+        Command::Trust(a) => feed_cmd::trust(&paths, a).await,
         Command::Skills { command } => night_cmd::skills(&paths, command),
         Command::Run { skill, json } => night_cmd::run(&paths, skill, json).await,
         Command::Schedule { json } => night_cmd::schedule(&paths, json).await,

@@ -49,6 +49,7 @@ fn sample(i: u64) -> Draft {
             },
             action_digest: "ab".repeat(32),
             disposition: Disposition::RecordedForReview,
+            observed: None,
         },
         7 => Event::ActionExecuting {
             call_id,

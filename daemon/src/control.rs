@@ -332,6 +332,13 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
             Request::Schedule => {
                 write_line(&mut out, &Response::Schedule(schedule(ctx))).await?;
             }
+            Request::TrustRefresh => {
+                let response = match crate::shadow::refresh(&ctx.gate, Utc::now()).await {
+                    Ok(r) => Response::TrustRefreshed(r),
+                    Err(e) => error(ControlErrorKind::Internal, e.to_string()),
+                };
+                write_line(&mut out, &response).await?;
+            }
             Request::Checkpoint => {
                 let response = match ctx.store.checkpoint().await {
                     Ok(cp) => Response::Checkpoint(cp),

@@ -4,18 +4,24 @@
 //! no environment, so the same log bytes always give the same feed, and [`render`] turns a feed
 //! into text, Markdown or JSON the same way every time.
 //!
-//! Still to come with the feed issue: shadow metrics and `nightjarctl trust`.
+//! Per skill, the trust section ([`trust`]) judges from the shadow metrics in the log whether the
+//! agent has earned enforce mode.
+
+mod trust;
 
 use std::collections::BTreeMap;
 use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
+use schemas::config::TrustCriteria;
 use schemas::control::VerifyReport;
 use schemas::event::{
     Disposition, Envelope, Event, ItemOutcome, Mode, Principal, RunOutcome, TokenUsage,
     VerdictRejection,
 };
 use serde::Serialize;
+
+pub use trust::{ClassTrust, CriticalMiss, SkillTrust};
 
 /// Which part of the log to show.
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -118,6 +124,10 @@ pub struct Feed {
     pub pending: Vec<Proposal>,
     pub runs: Vec<Run>,
     pub sessions: Vec<Session>,
+    /// The flip criteria in effect (the newest `ConfigLoaded`'s, else the defaults).
+    pub criteria: TrustCriteria,
+    /// Per skill, shadow metrics and the flip verdict, over the whole log whatever the filter.
+    pub trust: Vec<SkillTrust>,
 }
 
 /// Where a proposal lives while folding.
@@ -154,7 +164,10 @@ pub fn fold<'a>(
         pending: Vec::new(),
         runs: Vec::new(),
         sessions: Vec::new(),
+        criteria: TrustCriteria::default(),
+        trust: Vec::new(),
     };
+    let mut trust = trust::TrustFold::default();
     if let Some(problem) = report.and_then(|r| r.problem.as_ref()) {
         feed.anomalies.push(Anomaly {
             kind: "chain_break".into(),
@@ -170,6 +183,7 @@ pub fn fold<'a>(
     let mut seen_checkpoint = false;
 
     for e in events {
+        trust.see(e);
         if filter.since.is_some_and(|s| e.ts < s) {
             continue;
         }
@@ -523,6 +537,7 @@ pub fn fold<'a>(
         .cloned()
         .collect();
     feed.pending.sort_by_key(|p| p.seq);
+    (feed.criteria, feed.trust) = trust.finish();
     feed
 }
 
@@ -665,6 +680,12 @@ fn text(feed: &Feed, colour: bool, width: usize) -> String {
             line(format!("  {} {}", p.proposal_id, proposal_line(p)));
         }
     }
+    if !feed.trust.is_empty() {
+        line(String::new());
+    }
+    for l in trust_text(feed, None, colour) {
+        line(l);
+    }
     for run in &feed.runs {
         let (done, skipped, failed) = counts(run);
         line(String::new());
@@ -739,6 +760,173 @@ fn text(feed: &Feed, colour: bool, width: usize) -> String {
     out
 }
 
+/// The trust section as terminal lines (all skills, or one).
+fn trust_text(feed: &Feed, skill: Option<&str>, colour: bool) -> Vec<String> {
+    let paint = |code: &str, s: &str| {
+        if colour {
+            format!("\x1b[{code}m{s}\x1b[0m")
+        } else {
+            s.to_owned()
+        }
+    };
+    let shown: Vec<&SkillTrust> = feed
+        .trust
+        .iter()
+        .filter(|t| skill.is_none_or(|s| s == t.skill))
+        .collect();
+    if shown.is_empty() {
+        return Vec::new();
+    }
+    let mut lines = vec![paint(
+        "1",
+        &format!("TRUST ({})", trust::criteria_line(&feed.criteria)),
+    )];
+    for t in shown {
+        let code = if t.ready { "1;32" } else { "1;33" };
+        lines.push(paint(
+            code,
+            &format!("  {}: {}", t.skill, trust::verdict(t)),
+        ));
+        lines.push(format!("    {}", trust::figures(t)));
+        for c in &t.classes {
+            lines.push(format!("    {}", trust::class_line(c)));
+        }
+        for m in &t.recent_critical {
+            lines.push(paint("31", &format!("    {}", trust::miss_line(m))));
+        }
+    }
+    lines
+}
+
+fn trust_markdown(feed: &Feed, skill: Option<&str>) -> String {
+    let mut out = String::new();
+    let shown: Vec<&SkillTrust> = feed
+        .trust
+        .iter()
+        .filter(|t| skill.is_none_or(|s| s == t.skill))
+        .collect();
+    if shown.is_empty() {
+        return out;
+    }
+    let _ = writeln!(
+        out,
+        "## Trust\n\nShadow metrics: the agent's observe-mode proposals against what humans later did ({}).\n",
+        trust::criteria_line(&feed.criteria)
+    );
+    for t in shown {
+        let _ = writeln!(
+            out,
+            "### {}: {}\n\n{}.\n",
+            t.skill,
+            trust::verdict(t),
+            trust::figures(t)
+        );
+        if !t.classes.is_empty() {
+            out.push_str("| action | decisions | agree | confirmed | contradicted | critical |\n|---|---|---|---|---|---|\n");
+            for c in &t.classes {
+                let _ = writeln!(
+                    out,
+                    "| {} | {} | {} | {} | {} | {} |",
+                    c.class, c.observations, c.agreed, c.confirmed, c.contradicted, c.critical
+                );
+            }
+            out.push('\n');
+        }
+        for m in &t.recent_critical {
+            let _ = writeln!(out, "- **{}**", trust::miss_line(m));
+        }
+        if !t.recent_critical.is_empty() {
+            out.push('\n');
+        }
+    }
+    out
+}
+
+fn trust_html(feed: &Feed, skill: Option<&str>) -> String {
+    let mut out = String::new();
+    let shown: Vec<&SkillTrust> = feed
+        .trust
+        .iter()
+        .filter(|t| skill.is_none_or(|s| s == t.skill))
+        .collect();
+    if shown.is_empty() {
+        return out;
+    }
+    let _ = write!(
+        out,
+        "<h2 id=\"trust\">Trust</h2><p class=\"meta\">Shadow metrics: the agent's observe-mode proposals against what humans later did ({}).</p>",
+        esc(&trust::criteria_line(&feed.criteria))
+    );
+    for t in shown {
+        let class = if t.ready { "ready" } else { "notyet" };
+        let _ = write!(
+            out,
+            "<div class=\"trust {class}\" data-skill=\"{}\"><b>{}</b>: {}<br><span class=\"meta\">{}</span>",
+            esc(&t.skill),
+            esc(&t.skill),
+            esc(&trust::verdict(t)),
+            esc(&trust::figures(t))
+        );
+        if !t.classes.is_empty() {
+            out.push_str("<table><tr><th>action</th><th>decisions</th><th>agree</th><th>confirmed</th><th>contradicted</th><th>critical</th></tr>");
+            for c in &t.classes {
+                let _ = write!(
+                    out,
+                    "<tr><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td><td>{}</td></tr>",
+                    esc(&c.class),
+                    c.observations,
+                    c.agreed,
+                    c.confirmed,
+                    c.contradicted,
+                    c.critical
+                );
+            }
+            out.push_str("</table>");
+        }
+        for m in &t.recent_critical {
+            let _ = write!(
+                out,
+                "<div class=\"anomaly\">{}</div>",
+                esc(&trust::miss_line(m))
+            );
+        }
+        out.push_str("</div>");
+    }
+    out
+}
+
+/// The trust section alone (`nightjarctl trust [SKILL]`), for every skill or one.
+pub fn render_trust(feed: &Feed, format: Format, skill: Option<&str>) -> String {
+    match format {
+        Format::Json => {
+            let shown: Vec<&SkillTrust> = feed
+                .trust
+                .iter()
+                .filter(|t| skill.is_none_or(|s| s == t.skill))
+                .collect();
+            serde_json::to_string_pretty(&serde_json::json!({
+                "criteria": feed.criteria,
+                "skills": shown,
+            }))
+            .unwrap_or_default()
+                + "\n"
+        }
+        Format::Markdown => trust_markdown(feed, skill),
+        Format::Html => format!(
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Nightjar trust</title><style>{STYLE}</style></head><body>{}</body></html>\n",
+            trust_html(feed, skill)
+        ),
+        Format::Text { colour, width } => {
+            let mut out = String::new();
+            for l in trust_text(feed, skill, colour) {
+                out.push_str(&cut(&l, width));
+                out.push('\n');
+            }
+            out
+        }
+    }
+}
+
 fn markdown(feed: &Feed) -> String {
     let mut out = String::from("# Nightjar feed\n\n");
     let _ = writeln!(
@@ -765,6 +953,7 @@ fn markdown(feed: &Feed) -> String {
         }
         out.push('\n');
     }
+    out.push_str(&trust_markdown(feed, None));
     for run in &feed.runs {
         let (done, skipped, failed) = counts(run);
         let _ = writeln!(
@@ -848,6 +1037,7 @@ h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}\
 .timeline li::before{content:'';position:absolute;left:-.42rem;top:.55rem;width:.7rem;height:.7rem;border-radius:50%;background:#57606a}\
 .timeline li.run::before{background:#0969da}.timeline li.session::before{background:#8250df}\
 .proposal{font-family:ui-monospace,monospace;font-size:12px;background:#f6f8fa;padding:.2rem .5rem;margin:.2rem 0}\
+.trust{border-left:4px solid #b7791f;padding:.4rem .8rem;margin:.3rem 0}.trust.ready{border-color:#1a7f37}\
 .state{font-weight:600}.meta{color:#57606a}table{border-collapse:collapse}td,th{border:1px solid #d0d7de;padding:.2rem .5rem;text-align:left}";
 
 fn html_proposal(p: &Proposal) -> String {
@@ -901,6 +1091,7 @@ fn html(feed: &Feed) -> String {
             let _ = write!(out, "<div class=\"pending\">{}</div>", html_proposal(p));
         }
     }
+    out.push_str(&trust_html(feed, None));
     out.push_str("<h2>Timeline</h2><ol class=\"timeline\" id=\"timeline\">");
     let mut entries: Vec<(DateTime<Utc>, String)> = Vec::new();
     for run in &feed.runs {

@@ -476,6 +476,7 @@ impl Gate {
             effect: self.redact_effect(&plan.effect),
             action_digest: action_digest.clone(),
             disposition,
+            observed: plan.observed.clone(),
         };
         // A proposal that will wait for a human is kept, exact and unredacted, before anyone hears
         // of it: so it can be approved later, also after a restart.

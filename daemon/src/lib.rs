@@ -233,6 +233,7 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
                 .iter()
                 .filter_map(|(name, s)| s.mode.map(|m| (name.clone(), m)))
                 .collect(),
+            trust: Some(settings.config.trust),
         })
         .await?;
 

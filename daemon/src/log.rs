@@ -683,6 +683,7 @@ mod tests {
                     effect: EffectPreview::default(),
                     action_digest: format!("d{id}"),
                     disposition: Disposition::PendingApproval,
+                    observed: None,
                 },
             )
         };

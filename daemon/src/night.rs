@@ -275,6 +275,10 @@ impl Night {
             skill: skill_name.to_owned(),
         };
 
+        // Before each run: what humans did since to the records earlier proposals touched (the
+        // shadow metrics the feed judges enforce mode by).
+        crate::shadow::refresh(&self.shared.gate, Utc::now()).await?;
+
         let started = Instant::now();
         let run_id = new_run_id();
         let mode = self.mode_of(skill_name);

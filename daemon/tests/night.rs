@@ -750,3 +750,265 @@ async fn the_feed_replays_the_night_the_same_way_every_time_anomalies_first() {
     assert_eq!(only.runs.len(), 1);
     assert_eq!(only.runs[0].run_id, "r-cut");
 }
+
+/// The first time entry a pre-billing item names: `"entry_ids": [N, ...]` in its data.
+fn entry_of(req: &Value) -> Option<i64> {
+    let user = req["messages"][1]["content"].as_str()?;
+    user.split("\"entry_ids\": [").skip(1).find_map(|after| {
+        after
+            .trim_start()
+            .split(|c: char| !c.is_ascii_digit())
+            .next()?
+            .parse()
+            .ok()
+    })
+}
+
+#[tokio::test]
+async fn shadow_metrics_count_what_humans_did_after_an_observe_night() {
+    use daemon::feed::{Filter, fold};
+    // Triage proposes priority 2 for each of five tickets; pre-billing proposes "billable" for
+    // the first entry it is shown. All in observe mode: nothing is sent.
+    let w = world(
+        Mode::Observe,
+        |c| {
+            c.agent.max_items = 5;
+            c.skills.insert(
+                "msp-weekly-prebilling".into(),
+                SkillConfig {
+                    mode: Some(Mode::Observe),
+                    ..SkillConfig::default()
+                },
+            );
+        },
+        Some(Box::new(|req: &Value| {
+            if turn(req) > 0 {
+                return Script::Text("done".into());
+            }
+            if let Some(id) = ticket_of(req) {
+                return Script::Calls(vec![(
+                    "tickets_update".into(),
+                    json!({"id": id, "priority_id": 2}).to_string(),
+                )]);
+            }
+            match entry_of(req) {
+                Some(entry) => Script::Calls(vec![(
+                    "time_update".into(),
+                    json!({"id": entry, "billable": "Billable"}).to_string(),
+                )]),
+                None => Script::Text("nothing to change".into()),
+            }
+        })),
+    )
+    .await;
+    // Last week a technician marked billable work "do not bill": pre-billing's finding.
+    let last_week = w
+        .base
+        .read(
+            "cw_time",
+            "entries",
+            json!({"from": "2026-02-23", "to": "2026-03-01", "limit": 50}),
+        )
+        .await;
+    let slip = last_week["entries"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .find(|e| e["billableOption"] == "Billable" && e["workType"]["id"] == 1)
+        .unwrap()["id"]
+        .as_i64()
+        .unwrap();
+    let out = w
+        .base
+        .call(
+            "cw_time",
+            "update",
+            json!({"id": slip, "billable": "DoNotBill"}),
+            true,
+        )
+        .await;
+    assert!(
+        matches!(out, schemas::tool::ToolOutcome::Executed { .. }),
+        "{out:?}"
+    );
+    let before_night = writes(&w.base.tenant).len();
+
+    w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    w.night
+        .run("msp-weekly-prebilling", RunTrigger::Manual, None)
+        .await
+        .unwrap();
+    assert_eq!(
+        writes(&w.base.tenant).len(),
+        before_night,
+        "observe sends nothing"
+    );
+    let proposed = |tool: &str| -> Vec<(i64, Value)> {
+        events(&w.base.store)
+            .into_iter()
+            .filter(|e| matches!(e.principal, schemas::event::Principal::Skill { .. }))
+            .filter_map(|e| match e.event {
+                Event::ActionProposed {
+                    tool: t,
+                    params,
+                    effect,
+                    ..
+                } if t == tool => Some((
+                    params["id"].as_i64().unwrap(),
+                    effect.changes[0].before.clone().unwrap(),
+                )),
+                _ => None,
+            })
+            .collect()
+    };
+    let tickets = proposed("cw_tickets");
+    assert_eq!(tickets.len(), 5, "one proposal per ticket");
+    let entries = proposed("cw_time");
+    assert!(
+        !entries.is_empty(),
+        "pre-billing proposed a billing change: {:?}",
+        item_finished(&w.base.store)
+    );
+    let (entry, entry_before) = entries[0].clone();
+    assert_eq!((entry, entry_before), (slip, json!("DoNotBill")));
+
+    // Nothing was touched yet: a refresh re-reads every record and observes nothing.
+    let quiet = daemon::shadow::refresh(&w.base.gate, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(
+        (
+            quiet.checked as usize,
+            quiet.observed,
+            quiet.untouched as usize
+        ),
+        (
+            tickets.len() + entries.len(),
+            0,
+            tickets.len() + entries.len()
+        )
+    );
+
+    // The team works the tickets in the morning: three as the agent proposed, one otherwise,
+    // one not yet; and bills the entry the agent would have written off.
+    for (i, (id, _)) in tickets.iter().take(4).enumerate() {
+        let priority = if i < 3 { 2 } else { 4 };
+        let out = w
+            .base
+            .call(
+                "cw_tickets",
+                "update",
+                json!({"id": id, "priority_id": priority}),
+                true,
+            )
+            .await;
+        assert!(
+            matches!(out, schemas::tool::ToolOutcome::Executed { .. }),
+            "{out:?}"
+        );
+    }
+    let out = w
+        .base
+        .call(
+            "cw_time",
+            "update",
+            json!({"id": entry, "billable": "NoCharge"}),
+            true,
+        )
+        .await;
+    assert!(
+        matches!(out, schemas::tool::ToolOutcome::Executed { .. }),
+        "{out:?}"
+    );
+
+    let refreshed = daemon::shadow::refresh(&w.base.gate, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!(refreshed.observed, 5, "{refreshed:?}");
+    assert_eq!(refreshed.fields, 5, "{refreshed:?}");
+    assert_eq!(refreshed.untouched as usize, entries.len(), "{refreshed:?}");
+    // Observed records are not re-read again.
+    let again = daemon::shadow::refresh(&w.base.gate, chrono::Utc::now())
+        .await
+        .unwrap();
+    assert_eq!((again.observed, again.fields), (0, 0));
+    assert_eq!(again.checked as usize, entries.len());
+
+    let feed = fold(
+        &events(&w.base.store),
+        Some(&w.base.store.verify_all().unwrap()),
+        &Filter::default(),
+    );
+    let trust = |skill: &str| feed.trust.iter().find(|t| t.skill == skill).unwrap();
+    let triage = trust(TRIAGE);
+    // Would-have-changed: the tickets whose priority was not 2 already.
+    let changes: Vec<bool> = tickets
+        .iter()
+        .take(4)
+        .map(|(_, before)| before["id"] != json!(2))
+        .collect();
+    let confirmed = changes[..3].iter().filter(|c| **c).count() as u32;
+    assert_eq!(
+        (
+            triage.recorded,
+            triage.acted_on,
+            triage.observations,
+            triage.agreed
+        ),
+        (5, 4, 4, 3)
+    );
+    assert_eq!(triage.agreement_percent, Some(75.0));
+    assert_eq!(triage.confirmed, confirmed);
+    assert_eq!(triage.contradicted, u32::from(changes[3]));
+    assert_eq!(triage.critical_total, 0);
+    assert!(!triage.ready);
+    assert_eq!(
+        triage.unmet,
+        [
+            "4 observations of the 25 needed",
+            "agreement 75.0% is under 90%"
+        ]
+    );
+    assert_eq!(triage.classes[0].class, "cw_tickets.update");
+
+    let billing = trust("msp-weekly-prebilling");
+    assert_eq!((billing.observations, billing.agreed), (1, 0));
+    assert_eq!(billing.contradicted, 1);
+    assert_eq!(billing.critical_total, 1);
+    assert_eq!(billing.recent_critical.len(), 1);
+    assert_eq!(billing.recent_critical[0].field, "billableOption");
+    assert_eq!(billing.recent_critical[0].observed, "NoCharge");
+    assert!(
+        billing
+            .unmet
+            .contains(&"1 critical miss in the last 7 days".to_owned())
+    );
+
+    // Configured criteria (recorded in ConfigLoaded) decide the flip: triage now qualifies, the
+    // critical miss still holds pre-billing back.
+    w.base
+        .store
+        .append_system(Event::ConfigLoaded {
+            sources: vec![],
+            digest: "d".into(),
+            connectors: vec![],
+            skill_modes: BTreeMap::new(),
+            trust: Some(schemas::config::TrustCriteria {
+                min_observations: 4,
+                min_agreement_percent: 75,
+                critical_window_days: 7,
+            }),
+        })
+        .await
+        .unwrap();
+    let feed = fold(&events(&w.base.store), None, &Filter::default());
+    let ready: Vec<(&str, bool)> = feed
+        .trust
+        .iter()
+        .map(|t| (t.skill.as_str(), t.ready))
+        .collect();
+    assert_eq!(
+        ready,
+        [("msp-night-triage", true), ("msp-weekly-prebilling", false)]
+    );
+}

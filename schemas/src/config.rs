@@ -17,6 +17,30 @@ pub struct Config {
     pub scheduler: SchedulerConfig,
     /// Per skill, by name: `[skills.msp-night-triage]`.
     pub skills: std::collections::BTreeMap<String, SkillConfig>,
+    pub trust: TrustCriteria,
+}
+
+/// `[trust]`: when a skill has earned enforce mode, judged from its shadow metrics (what humans
+/// later did to the records its observe-mode proposals touched).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[serde(default, deny_unknown_fields)]
+pub struct TrustCriteria {
+    /// At least this many observed decisions.
+    pub min_observations: u32,
+    /// At least this share of them agreeing with the humans, in percent.
+    pub min_agreement_percent: u32,
+    /// No critical miss (a wrong billing or customer-visible change) in this many days.
+    pub critical_window_days: u32,
+}
+
+impl Default for TrustCriteria {
+    fn default() -> Self {
+        Self {
+            min_observations: 25,
+            min_agreement_percent: 90,
+            critical_window_days: 7,
+        }
+    }
 }
 
 /// `[agent]`: the night agent's model and budgets.
@@ -265,4 +289,12 @@ catch_up_minutes = 360
 #
 # [skills.msp-renewal-sweep]
 # expiring_days = 90
+
+[trust]
+# When `nightjarctl trust` and the feed call a skill ready for enforce mode: enough observed
+# decisions, enough of them agreeing with what your team did later, and no critical miss (a
+# wrong billing or customer-visible change) in the window.
+min_observations = 25
+min_agreement_percent = 90
+critical_window_days = 7
 "#;

@@ -83,6 +83,24 @@ pub enum Request {
     Run { skill: String },
     /// Each skill's schedule, mode and next fire times.
     Schedule,
+    /// Re-read the records observe-mode proposals touched and log what humans did to them
+    /// (`nightjarctl trust --refresh`).
+    TrustRefresh,
+}
+
+/// What one shadow-metrics refresh did.
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ShadowRefresh {
+    /// Records re-read.
+    pub checked: u32,
+    /// Records a human had changed since the proposal: their fields are now observed.
+    pub observed: u32,
+    /// Fields logged as `HumanOutcomeObserved`.
+    pub fields: u32,
+    /// Records still as the proposal found them.
+    pub untouched: u32,
+    /// Records that could not be read (gone, or ConnectWise unreachable), left for next time.
+    pub unreadable: u32,
 }
 
 /// How a run ended (`nightjarctl run`, `nightjarctl demo`).
@@ -144,6 +162,7 @@ pub enum Response {
     },
     Run(Box<RunSummary>),
     Schedule(Vec<ScheduleEntry>),
+    TrustRefreshed(ShadowRefresh),
     Error(ControlError),
 }
 

@@ -355,6 +355,9 @@ pub enum Event {
         connectors: Vec<ConnectorState>,
         #[serde(default)]
         skill_modes: std::collections::BTreeMap<String, Mode>,
+        /// The flip criteria in effect, so the feed judges trust from the log alone.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        trust: Option<crate::config::TrustCriteria>,
     },
     SessionOpened {
         session_id: String,
@@ -396,6 +399,10 @@ pub enum Event {
         /// SHA-256 over the canonical semantic action (what a verdict signs).
         action_digest: String,
         disposition: Disposition,
+        /// The record as it was read while planning: its path and version (`lastUpdated`).
+        /// Shadow metrics re-read it later to see what a human did.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        observed: Option<crate::verdict::ObservedTarget>,
     },
     ApprovalRequested {
         proposal_id: String,
@@ -550,6 +557,9 @@ pub enum Event {
         skill: String,
         record: RecordRef,
         field: String,
+        /// The value before the proposal (absent when it was not read).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        before: Option<Value>,
         proposed: Value,
         observed: Value,
         agrees: bool,

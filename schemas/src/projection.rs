@@ -80,6 +80,19 @@ pub struct Projections {
     pub consumed_nonces: BTreeSet<String>,
     pub keys: BTreeMap<String, KeyState>,
     pub in_flight: BTreeMap<String, InFlight>,
+    /// Observe-mode proposals of skills whose record no human has been seen to touch yet, by
+    /// record (`ticket/1042`): the newest proposal per record, which shadow metrics re-read.
+    #[serde(default)]
+    pub awaiting_outcome: BTreeMap<String, Awaiting>,
+}
+
+/// An observe-mode proposal waiting to be compared with what a human did to its record.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct Awaiting {
+    pub proposal_id: String,
+    pub skill: String,
+    pub proposed_seq: u64,
+    pub proposed_at: chrono::DateTime<chrono::Utc>,
 }
 
 impl Projections {
@@ -118,9 +131,31 @@ impl Projections {
                 action,
                 action_digest,
                 disposition,
+                effect,
+                observed,
+                request,
                 ..
             } => {
-                use crate::event::Disposition;
+                use crate::event::{Disposition, Principal};
+                // Field changes (PATCH) of a known record: what a human can later agree with.
+                if let (
+                    Disposition::RecordedForReview,
+                    Principal::Skill { skill, .. },
+                    Some(_),
+                    Some(t),
+                ) = (disposition, &envelope.principal, observed, &effect.target)
+                    && request.method == "PATCH"
+                {
+                    self.awaiting_outcome.insert(
+                        format!("{}/{}", t.kind, t.id),
+                        Awaiting {
+                            proposal_id: proposal_id.clone(),
+                            skill: skill.clone(),
+                            proposed_seq: envelope.seq,
+                            proposed_at: envelope.ts,
+                        },
+                    );
+                }
                 if matches!(
                     disposition,
                     Disposition::PendingApproval | Disposition::RecordedForReview
@@ -244,6 +279,20 @@ impl Projections {
                     },
                 );
             }
+            Event::HumanOutcomeObserved {
+                proposal_id,
+                record,
+                ..
+            } => {
+                let key = format!("{}/{}", record.kind, record.id);
+                if self
+                    .awaiting_outcome
+                    .get(&key)
+                    .is_some_and(|a| &a.proposal_id == proposal_id)
+                {
+                    self.awaiting_outcome.remove(&key);
+                }
+            }
             Event::KeyRevoked { key_id, nonce, .. } => {
                 if let Some(nonce) = nonce {
                     self.consumed_nonces.insert(nonce.clone());
@@ -266,7 +315,6 @@ impl Projections {
                 | "SessionOpened"
                 | "SessionClosed"
                 | "VerdictRejected"
-                | "HumanOutcomeObserved"
                 | "Checkpointed"
         )
     }
@@ -332,6 +380,7 @@ mod tests {
             effect: EffectPreview::default(),
             action_digest: format!("d-{id}"),
             disposition,
+            observed: None,
         }
     }
 
@@ -414,6 +463,7 @@ mod tests {
                 digest: "d".into(),
                 connectors: vec![],
                 skill_modes: [("triage".to_string(), Mode::Observe)].into(),
+                trust: None,
             },
             Event::ModeChanged {
                 skill: "triage".into(),
@@ -428,6 +478,7 @@ mod tests {
                 digest: "d".into(),
                 connectors: vec![],
                 skill_modes: [("triage".to_string(), Mode::Observe)].into(),
+                trust: None,
             },
             Event::RunStarted {
                 run_id: "r1".into(),
