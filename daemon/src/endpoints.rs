@@ -3,10 +3,14 @@
 //! "service request", "technician" / "member", ...) and the intent of the verb ("add" prefers
 //! POST, "change" PATCH, "remove" DELETE, "list" and "who" GET).
 
+pub mod bm25;
+
 use std::collections::HashMap;
 use std::sync::LazyLock;
 
 use serde::Deserialize;
+
+use self::bm25::{STOP, words};
 
 /// One Manage operation.
 #[derive(Debug, Clone, Deserialize)]
@@ -118,47 +122,6 @@ const READ_WORDS: &[&str] = &[
     "list", "get", "show", "find", "search", "who", "what", "which", "view", "count", "how",
 ];
 
-/// Words that carry no meaning for the search.
-const STOP: &[&str] = &[
-    "a", "an", "the", "to", "of", "for", "on", "in", "by", "from", "with", "this", "that", "my",
-    "our", "all", "is", "are", "me", "it", "its", "and", "or", "at",
-];
-
-/// Lower-case words of `text`, split at non-letters and camelCase humps, lightly stemmed.
-fn words(text: &str) -> Vec<String> {
-    let mut out = Vec::new();
-    let mut current = String::new();
-    let mut previous_lower = false;
-    for c in text.chars() {
-        if c.is_ascii_alphanumeric() {
-            if c.is_ascii_uppercase() && previous_lower && !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-            previous_lower = c.is_ascii_lowercase() || c.is_ascii_digit();
-            current.push(c.to_ascii_lowercase());
-        } else {
-            previous_lower = false;
-            if !current.is_empty() {
-                out.push(std::mem::take(&mut current));
-            }
-        }
-    }
-    if !current.is_empty() {
-        out.push(current);
-    }
-    out.into_iter().map(|w| stem(&w)).collect()
-}
-
-fn stem(word: &str) -> String {
-    if word.len() > 4 && word.ends_with("ies") {
-        return format!("{}y", &word[..word.len() - 3]);
-    }
-    if word.len() > 3 && word.ends_with('s') && !word.ends_with("ss") && !word.ends_with("us") {
-        return word[..word.len() - 1].to_owned();
-    }
-    word.to_owned()
-}
-
 fn canonical(word: &str) -> &str {
     SYNONYMS
         .iter()
@@ -240,7 +203,6 @@ impl Index {
             .map(|w| canonical(w))
             .collect();
         let n = self.operations.len() as f64;
-        let (k1, b) = (1.2, 0.75);
         let mut hits: Vec<Hit<'_>> = self
             .operations
             .iter()
@@ -251,9 +213,8 @@ impl Index {
                 for term in &terms {
                     let Some(tf) = doc.get(*term) else { continue };
                     let df = *self.document_frequency.get(*term).unwrap_or(&0) as f64;
-                    let idf = ((n - df + 0.5) / (df + 0.5) + 1.0).ln();
-                    score += idf * tf * (k1 + 1.0)
-                        / (tf + k1 * (1.0 - b + b * self.lengths[i] / self.average_length));
+                    score +=
+                        bm25::idf(n, df) * bm25::weight(*tf, self.lengths[i], self.average_length);
                 }
                 if score > 0.0 {
                     score += intent_bonus(op, method, reads, wants_count, wants_one);
@@ -341,19 +302,6 @@ pub fn substring_search<'a>(
 #[cfg(test)]
 mod tests {
     use super::*;
-
-    #[test]
-    fn words_split_paths_and_camel_case_and_stem() {
-        assert_eq!(
-            words("/service/tickets/{parentId}/notes"),
-            ["service", "ticket", "parent", "id", "note"]
-        );
-        assert_eq!(
-            words("Get List of ExpenseEntryAudit"),
-            ["get", "list", "of", "expense", "entry", "audit"]
-        );
-        assert_eq!(words("companies status"), ["company", "status"]);
-    }
 
     /// (query, expected method, expected path): what an MSP would type, and the operation meant.
     const CASES: &[(&str, &str, &str)] = &[

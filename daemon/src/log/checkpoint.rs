@@ -47,13 +47,22 @@ pub fn write_snapshot(path: &Path, snapshot: &Snapshot) -> io::Result<()> {
 }
 
 fn write_json<T: serde::Serialize>(path: &Path, value: &T) -> io::Result<()> {
+    let mut bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
+    bytes.push(b'\n');
+    write_atomic(path, &bytes)
+}
+
+/// Replace the file at `path` with `bytes` atomically and durably: a temp file beside it,
+/// fsync, rename over the old one, fsync the directory. A crash leaves the old file or the new
+/// one, never half of either. Also used for the ticket history index.
+pub fn write_atomic(path: &Path, bytes: &[u8]) -> io::Result<()> {
     let dir = path.parent().unwrap_or(Path::new("."));
-    let tmp = path.with_extension("json.tmp");
+    let mut tmp = path.as_os_str().to_owned();
+    tmp.push(".tmp");
+    let tmp = std::path::PathBuf::from(tmp);
     {
         let mut file = std::fs::File::create(&tmp)?;
-        let bytes = serde_json::to_vec_pretty(value).map_err(io::Error::other)?;
-        file.write_all(&bytes)?;
-        file.write_all(b"\n")?;
+        file.write_all(bytes)?;
         file.sync_all()?;
     }
     std::fs::rename(&tmp, path)?;
