@@ -364,10 +364,7 @@ pub fn fold<'a>(
                         .changes
                         .iter()
                         .map(|c| {
-                            let show = |v: &Option<serde_json::Value>| {
-                                v.as_ref().map_or("(none)".to_owned(), ToString::to_string)
-                            };
-                            format!("{}: {} -> {}", c.field, show(&c.before), show(&c.after))
+                            format!("{}: {} -> {}", c.field, shown(&c.before), shown(&c.after))
                         })
                         .collect(),
                     amount: effect.amount.clone(),
@@ -539,6 +536,21 @@ pub fn fold<'a>(
     feed.pending.sort_by_key(|p| p.seq);
     (feed.criteria, feed.trust) = trust.finish();
     feed
+}
+
+/// A before or after value as a person reads it: a reference by its name (else `#id`), text
+/// quoted, anything else as JSON.
+fn shown(v: &Option<serde_json::Value>) -> String {
+    use serde_json::Value;
+    match v {
+        None | Some(Value::Null) => "(none)".to_owned(),
+        Some(Value::Object(o)) => match (o.get("name").and_then(Value::as_str), o.get("id")) {
+            (Some(name), _) => name.to_owned(),
+            (None, Some(id)) if o.len() == 1 => format!("#{id}"),
+            _ => Value::Object(o.clone()).to_string(),
+        },
+        Some(other) => other.to_string(),
+    }
 }
 
 fn proposal_mut<'f>(
@@ -913,7 +925,7 @@ pub fn render_trust(feed: &Feed, format: Format, skill: Option<&str>) -> String 
         }
         Format::Markdown => trust_markdown(feed, skill),
         Format::Html => format!(
-            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\"><title>Nightjar trust</title><style>{STYLE}</style></head><body>{}</body></html>\n",
+            "<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{CSP}<title>Nightjar trust</title><style>{STYLE}</style></head><body>{}</body></html>\n",
             trust_html(feed, skill)
         ),
         Format::Text { colour, width } => {
@@ -1028,6 +1040,10 @@ fn esc(s: &str) -> String {
     out
 }
 
+/// The page may load nothing and run nothing: a self-contained file, whatever a ticket's text
+/// tries.
+const CSP: &str = "<meta http-equiv=\"Content-Security-Policy\" content=\"default-src 'none'; style-src 'unsafe-inline'\">";
+
 const STYLE: &str = "body{font:14px/1.45 system-ui,sans-serif;margin:2rem auto;max-width:60rem;color:#1b1f24;padding:0 1rem}\
 h1{font-size:1.5rem}h2{font-size:1.15rem;margin-top:2rem}\
 .anomaly{background:#fde8e8;border-left:4px solid #c0262d;padding:.4rem .8rem;margin:.3rem 0}\
@@ -1050,7 +1066,7 @@ fn html_proposal(p: &Proposal) -> String {
 }
 
 fn html(feed: &Feed) -> String {
-    let mut out = String::from("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">");
+    let mut out = format!("<!DOCTYPE html>\n<html lang=\"en\"><head><meta charset=\"utf-8\">{CSP}");
     let _ = write!(
         out,
         "<title>Nightjar feed</title><style>{STYLE}</style></head><body>"

@@ -10,15 +10,11 @@ use std::time::Duration;
 
 use agent::model::ModelConfig;
 use agent::scripted::{Script, ScriptedModel, feedback, ticket_of, turn};
-use daemon::approvals::Settlements;
-use daemon::gate::Gate;
 use daemon::log::Store;
-use daemon::mcp;
 use daemon::night::{Night, RunError};
 use schemas::config::{Config, SkillConfig};
 use schemas::event::{Envelope, Event, ItemOutcome, Mode, RunOutcome, RunTrigger};
 use serde_json::{Value, json};
-use tokio_util::sync::CancellationToken;
 
 const TRIAGE: &str = "msp-night-triage";
 
@@ -31,21 +27,6 @@ struct World {
 }
 
 type Respond = Box<dyn Fn(&Value) -> Script + Send + Sync>;
-
-fn night(gate: &Gate, config: Config, model: Option<ModelConfig>) -> Night {
-    let shared = mcp::Shared {
-        gate: gate.clone(),
-        settlements: Arc::new(Settlements::default()),
-        approval_wait: Duration::from_secs(5),
-    };
-    Night::new(
-        shared,
-        agent::skill::builtin(),
-        config,
-        model,
-        CancellationToken::new(),
-    )
-}
 
 async fn world(mode: Mode, tweak: impl FnOnce(&mut Config), respond: Option<Respond>) -> World {
     let w = support::world().await;
@@ -69,7 +50,7 @@ async fn world(mode: Mode, tweak: impl FnOnce(&mut Config), respond: Option<Resp
         ..ModelConfig::default()
     });
     World {
-        night: night(&w.gate, config, model_config),
+        night: support::night(&w.gate, config, model_config),
         model,
         base: w,
     }
@@ -496,7 +477,7 @@ async fn an_unreachable_or_missing_model_stops_the_run_with_the_reason() {
     );
 
     // The same gate and log, with a model URL that refuses connections.
-    w.night = night(
+    w.night = support::night(
         &w.base.gate,
         Config::default(),
         Some(ModelConfig {
@@ -801,36 +782,7 @@ async fn shadow_metrics_count_what_humans_did_after_an_observe_night() {
         })),
     )
     .await;
-    // Last week a technician marked billable work "do not bill": pre-billing's finding.
-    let last_week = w
-        .base
-        .read(
-            "cw_time",
-            "entries",
-            json!({"from": "2026-02-23", "to": "2026-03-01", "limit": 50}),
-        )
-        .await;
-    let slip = last_week["entries"]
-        .as_array()
-        .unwrap()
-        .iter()
-        .find(|e| e["billableOption"] == "Billable" && e["workType"]["id"] == 1)
-        .unwrap()["id"]
-        .as_i64()
-        .unwrap();
-    let out = w
-        .base
-        .call(
-            "cw_time",
-            "update",
-            json!({"id": slip, "billable": "DoNotBill"}),
-            true,
-        )
-        .await;
-    assert!(
-        matches!(out, schemas::tool::ToolOutcome::Executed { .. }),
-        "{out:?}"
-    );
+    let slip = w.base.plant_billing_slip().await;
     let before_night = writes(&w.base.tenant).len();
 
     w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();

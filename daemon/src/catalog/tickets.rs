@@ -449,7 +449,12 @@ async fn add_note(ctx: Ctx, call: Call, p: AddNote, planning: Planning) -> Resul
         request: manage_request("POST", format!("{}/notes", ticket_path(p.id)), body),
         effect: EffectPreview {
             summary: format!(
-                "add a {} note to ticket {}{}",
+                "add {} {} note to ticket {}{}",
+                if kinds.first() == Some(&"internal") {
+                    "an"
+                } else {
+                    "a"
+                },
                 kinds.join(" + "),
                 p.id,
                 titled(&ticket)

@@ -189,7 +189,8 @@ impl TrustFold {
                 let mut unmet = Vec::new();
                 if observations < criteria.min_observations {
                     unmet.push(format!(
-                        "{observations} observations of the {} needed",
+                        "{} of the {} needed",
+                        plural(observations, "observation"),
                         criteria.min_observations
                     ));
                 }
@@ -254,8 +255,8 @@ pub fn figures(t: &SkillTrust) -> String {
         .agreement_percent
         .map_or("no agreement yet".to_owned(), |p| format!("{p:.1}% agree"));
     format!(
-        "{} proposals recorded, {} acted on by a human; {} decisions, {} agree ({agreement}); would have changed: {} confirmed, {} contradicted; {} critical in all",
-        t.recorded,
+        "{} recorded, {} acted on by a human; {} decisions, {} agree ({agreement}); would have changed: {} confirmed, {} contradicted; {} critical in all",
+        plural(t.recorded, "proposal"),
         t.acted_on,
         t.observations,
         t.agreed,
@@ -263,6 +264,14 @@ pub fn figures(t: &SkillTrust) -> String {
         t.contradicted,
         t.critical_total
     )
+}
+
+fn plural(n: u32, word: &str) -> String {
+    if n == 1 {
+        format!("1 {word}")
+    } else {
+        format!("{n} {word}s")
+    }
 }
 
 /// One class in one line.

@@ -105,6 +105,36 @@ impl World {
         }
     }
 
+    /// A technician's slip last week (2026-02-23 to 03-01): billable work marked "do not bill",
+    /// which pre-billing finds. Returns the time entry's id.
+    pub async fn plant_billing_slip(&self) -> i64 {
+        let last_week = self
+            .read(
+                "cw_time",
+                "entries",
+                serde_json::json!({"from": "2026-02-23", "to": "2026-03-01", "limit": 50}),
+            )
+            .await;
+        let slip = last_week["entries"]
+            .as_array()
+            .unwrap()
+            .iter()
+            .find(|e| e["billableOption"] == "Billable" && e["workType"]["id"] == 1)
+            .unwrap()["id"]
+            .as_i64()
+            .unwrap();
+        let out = self
+            .call(
+                "cw_time",
+                "update",
+                serde_json::json!({"id": slip, "billable": "DoNotBill"}),
+                true,
+            )
+            .await;
+        assert!(matches!(out, ToolOutcome::Executed { .. }), "{out:?}");
+        slip
+    }
+
     /// `METHOD product path` of every request that was not a read.
     pub fn writes(&self) -> Vec<String> {
         self.tenant
@@ -135,4 +165,24 @@ pub fn error_of(outcome: &ToolOutcome) -> &schemas::tool::ToolError {
         ToolOutcome::Error { error, .. } => error,
         other => panic!("expected an error, got {other:?}"),
     }
+}
+
+/// The night shift over this world's gate, with the built-in skills.
+pub fn night(
+    gate: &Gate,
+    config: schemas::config::Config,
+    model: Option<agent::model::ModelConfig>,
+) -> daemon::night::Night {
+    let shared = daemon::mcp::Shared {
+        gate: gate.clone(),
+        settlements: Arc::new(daemon::approvals::Settlements::default()),
+        approval_wait: Duration::from_secs(5),
+    };
+    daemon::night::Night::new(
+        shared,
+        agent::skill::builtin(),
+        config,
+        model,
+        tokio_util::sync::CancellationToken::new(),
+    )
 }
