@@ -10,7 +10,8 @@
 //! - [`items`]: cut a run into work items;
 //! - [`functions`]: the flattened functions the model sees, argument checks, calls in text;
 //! - [`model`]: the OpenAI-compatible model client;
-//! - [`run`]: the per-item loop with its budgets.
+//! - [`run`]: the per-item loop with its budgets;
+//! - [`triage`]: the grounded triage decision (constrained decoding, precedents).
 
 pub mod functions;
 pub mod items;
@@ -20,6 +21,7 @@ pub mod run;
 pub mod scripted;
 pub mod session;
 pub mod skill;
+pub mod triage;
 
 /// Names of the built-in skills, shipped under `agent/skills/<name>/SKILL.md`.
 pub const BUILTIN_SKILLS: [&str; 3] = [
