@@ -46,6 +46,9 @@ use crate::connector::{self, Call, Connectors};
 /// The proposals waiting for a verdict, read-only (`cw_meta pending`).
 pub type PendingSource = Arc<dyn Fn() -> Vec<StoredProposal> + Send + Sync>;
 
+/// The ticket history index, shared: `cw_tickets similar` reads it, refreshes write it.
+pub type SharedHistory = Arc<tokio::sync::RwLock<crate::history::HistoryIndex>>;
+
 /// What a handler can reach: the connectors (or why ConnectWise is not configured) and the
 /// daemon facts `cw_meta` reports. Shared by every call.
 pub struct Context {
@@ -56,6 +59,9 @@ pub struct Context {
     /// What waits for a verdict: a read of the log's projections and the plan store, never a
     /// way to change them. `None` where no approvals run (some tests and benches).
     pub pending: Option<PendingSource>,
+    /// Closed tickets and their final labels (`cw_tickets similar`). `None` where no index was
+    /// opened (some tests and benches); the action then says so.
+    pub history: Option<SharedHistory>,
 }
 
 impl std::fmt::Debug for Context {
@@ -65,6 +71,7 @@ impl std::fmt::Debug for Context {
             .field("states", &self.states)
             .field("today", &self.today)
             .field("pending", &self.pending.as_ref().map(|_| "PendingSource"))
+            .field("history", &self.history.as_ref().map(|_| "HistoryIndex"))
             .finish()
     }
 }
@@ -72,7 +79,8 @@ impl std::fmt::Debug for Context {
 pub type Ctx = Arc<Context>;
 
 impl Context {
-    /// A context without a view of pending approvals (add one with [`Context::with_pending`]).
+    /// A context without a view of pending approvals or a ticket history (add them with
+    /// [`Context::with_pending`] and [`Context::with_history`]).
     pub fn new(
         connectors: Result<Connectors, connector::Error>,
         states: Vec<ConnectorState>,
@@ -83,11 +91,17 @@ impl Context {
             states,
             today,
             pending: None,
+            history: None,
         }
     }
 
     pub fn with_pending(mut self, pending: PendingSource) -> Self {
         self.pending = Some(pending);
+        self
+    }
+
+    pub fn with_history(mut self, history: SharedHistory) -> Self {
+        self.history = Some(history);
         self
     }
 
@@ -120,6 +134,12 @@ pub enum Failure {
         candidates: Vec<Value>,
     },
     Upstream(connector::Error),
+    /// A part of Nightjar the action needs is not set up (not a ConnectWise product): `kind`
+    /// `not_configured` without a product, and what to do about it.
+    NotConfigured {
+        message: String,
+        hint: String,
+    },
 }
 
 impl From<connector::Error> for Failure {
@@ -141,6 +161,7 @@ impl Failure {
             Failure::InvalidParams { .. } => "invalid_params",
             Failure::Ambiguous { .. } => "ambiguous",
             Failure::Upstream(e) => e.kind(),
+            Failure::NotConfigured { .. } => "not_configured",
         }
     }
 
@@ -175,6 +196,16 @@ impl Failure {
                 candidates: candidates.clone(),
             },
             Failure::Upstream(e) => e.body(),
+            Failure::NotConfigured { message, hint } => ToolError {
+                kind: self.kind().into(),
+                product: None,
+                message: message.clone(),
+                hint: hint.clone(),
+                status: None,
+                retry_after_seconds: None,
+                fields: Vec::new(),
+                candidates: Vec::new(),
+            },
         }
     }
 }
@@ -517,7 +548,7 @@ impl Catalog {
         let described = [
             (
                 "cw_tickets",
-                "Service tickets: list, search, read in full (notes, time, tasks, devices), note, update, assign, create, close; the board taxonomy.",
+                "Service tickets: list, search, read in full (notes, time, tasks, devices), note, update, assign, create, close; similar closed tickets; the board taxonomy.",
                 tickets::actions(),
             ),
             (

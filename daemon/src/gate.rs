@@ -719,7 +719,8 @@ impl Gate {
                 reason: DenialReason::OverBudget,
                 detail: self.redactor.text(&error.message).into_owned(),
             },
-            Failure::Upstream(connector::Error::NotConfigured { .. }) => Event::ActionDenied {
+            Failure::Upstream(connector::Error::NotConfigured { .. })
+            | Failure::NotConfigured { .. } => Event::ActionDenied {
                 call_id: call_id.to_owned(),
                 proposal_id,
                 tool: tool.name.into(),

@@ -234,7 +234,8 @@ pub struct HistoryIndex {
     dirty: bool,
 }
 
-fn cut(text: &str, max: usize) -> String {
+/// `text` cut to `max` characters, with an ellipsis when it was longer.
+pub(crate) fn cut(text: &str, max: usize) -> String {
     match text.char_indices().nth(max) {
         Some((end, _)) => format!("{}…", &text[..end]),
         None => text.to_owned(),
@@ -463,13 +464,16 @@ impl HistoryIndex {
         let rows = &listing.rows[..take];
         let closed: Vec<&Value> = rows.iter().filter(|r| r["closedFlag"] == true).collect();
         call.project_calls(closed.len() as u64, "reading the notes of closed tickets")?;
-        let notes: Vec<Result<Value, connector::Error>> = futures::stream::iter(closed.iter())
-            .map(|row| {
-                let path = format!("/service/tickets/{}/notes", row["id"].as_i64().unwrap_or(0));
-                let q = Query::new()
-                    .fields(["id", "text", "detailDescriptionFlag", "resolutionFlag"])
-                    .order_by("id asc")
-                    .page_size(connector::manage::MAX_PAGE_SIZE);
+        // By id, not by row reference: a closure over borrowed rows is not `Send` for every
+        // lifetime, and the daemon refreshes from spawned tasks.
+        let ids: Vec<i64> = closed
+            .iter()
+            .map(|r| r["id"].as_i64().unwrap_or(0))
+            .collect();
+        let notes: Vec<Result<Value, connector::Error>> = futures::stream::iter(ids)
+            .map(|id| {
+                let path = format!("/service/tickets/{id}/notes");
+                let q = notes_query();
                 async move { manage.get(call, &path, &q).await }
             })
             .buffered(CONCURRENCY)
@@ -579,6 +583,62 @@ impl HistoryIndex {
     }
 }
 
+/// Rounds of [`HistoryIndex::refresh`] one [`refresh`] runs at most: 10,000 changed tickets.
+/// Enough for every nightly change; a first build of a large shop continues at the next refresh
+/// (each start and each triage run) instead of holding a run back for an hour.
+pub const MAX_ROUNDS: usize = 10;
+
+/// Refreshes the daemon's shared index (`Context::history`) until nothing is left or
+/// [`MAX_ROUNDS`] have run; the write lock is held one round at a time, so `similar` waits at
+/// most one round. `None` when there is no index, ConnectWise is not configured, or a refresh
+/// failed: that is logged as a warning and never fatal (the index answers from what it holds).
+/// The daemon calls this at start and before each triage run.
+pub async fn refresh(ctx: &crate::catalog::Context) -> Option<RefreshStats> {
+    let history = ctx.history.as_ref()?;
+    let Ok(manage) = ctx.manage() else {
+        tracing::debug!("ConnectWise is not configured; the ticket history is not refreshed");
+        return None;
+    };
+    let mut total = RefreshStats::default();
+    for _ in 0..MAX_ROUNDS {
+        // One listing page and the notes of every closed ticket on it.
+        let call = Call::new(connector::Budget {
+            max_calls: MAX_ROWS_PER_REFRESH as u64 + 10,
+        });
+        let round = history.write().await.refresh(manage, &call).await;
+        let stats = match round {
+            Ok(stats) => stats,
+            Err(e) => {
+                tracing::warn!(
+                    error = %e,
+                    upserted = total.upserted,
+                    "the ticket history was not refreshed; similar tickets come from what it holds"
+                );
+                return None;
+            }
+        };
+        total.listed += stats.listed;
+        total.upserted += stats.upserted;
+        total.removed += stats.removed;
+        total.requests += stats.requests;
+        total.more = stats.more;
+        total.tickets = stats.tickets;
+        if !stats.more {
+            break;
+        }
+    }
+    tracing::info!(
+        listed = total.listed,
+        upserted = total.upserted,
+        removed = total.removed,
+        requests = total.requests,
+        tickets = total.tickets,
+        more = total.more,
+        "ticket history refreshed"
+    );
+    Some(total)
+}
+
 /// [`Stored`] by reference, for writing without a copy.
 #[derive(Serialize)]
 struct StoredRef<'a> {
@@ -586,27 +646,39 @@ struct StoredRef<'a> {
     docs: Vec<&'a Doc>,
 }
 
+/// The notes a document is made of, oldest first, in one page (`/service/tickets/{id}/notes`).
+pub(crate) fn notes_query() -> Query {
+    Query::new()
+        .fields(["id", "text", "detailDescriptionFlag", "resolutionFlag"])
+        .order_by("id asc")
+        .page_size(connector::manage::MAX_PAGE_SIZE)
+}
+
+/// A ticket's initial description: the first note flagged `detailDescriptionFlag` in `notes`
+/// (read with [`notes_query`]), empty when there is none.
+pub(crate) fn initial_description(notes: &Value) -> &str {
+    notes
+        .as_array()
+        .and_then(|n| n.iter().find(|n| n["detailDescriptionFlag"] == true))
+        .and_then(|n| n["text"].as_str())
+        .unwrap_or_default()
+}
+
 /// A closed ticket's document from its row and notes (not yet redacted).
 fn doc_of(row: &Value, notes: &Value) -> Doc {
-    let notes = notes.as_array().map(Vec::as_slice).unwrap_or_default();
-    let text = |n: &Value| n["text"].as_str().unwrap_or_default().to_owned();
     let updated = time(&row["_info"]["lastUpdated"]).unwrap_or_default();
     Doc {
         id: row["id"].as_i64().unwrap_or_default(),
         closed: time(&row["closedDate"]).unwrap_or(updated),
         updated,
         summary: row["summary"].as_str().unwrap_or_default().to_owned(),
-        description: notes
-            .iter()
-            .find(|n| n["detailDescriptionFlag"] == true)
-            .map(text)
-            .unwrap_or_default(),
+        description: initial_description(notes).to_owned(),
         resolution: notes
-            .iter()
-            .rev()
-            .find(|n| n["resolutionFlag"] == true)
-            .map(text)
-            .unwrap_or_default(),
+            .as_array()
+            .and_then(|n| n.iter().rev().find(|n| n["resolutionFlag"] == true))
+            .and_then(|n| n["text"].as_str())
+            .unwrap_or_default()
+            .to_owned(),
         board: label(&row["board"]),
         kind: label(&row["type"]),
         sub_type: label(&row["subType"]),

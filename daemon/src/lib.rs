@@ -121,6 +121,26 @@ fn connectors(
     }
 }
 
+/// The ticket history index in the state directory, loaded or started empty (and why, in the
+/// log). `None` only when its directory cannot be created: `cw_tickets similar` then says so and
+/// everything else runs.
+fn open_history(paths: &Paths, redactor: Arc<redact::Redactor>) -> Option<history::HistoryIndex> {
+    match history::HistoryIndex::open(&paths.history_dir(), redactor) {
+        Ok((index, history::Opened::Loaded { tickets })) => {
+            tracing::info!(tickets, "ticket history loaded");
+            Some(index)
+        }
+        Ok((index, history::Opened::Rebuilt { reason })) => {
+            tracing::info!(%reason, "ticket history starts empty and is rebuilt from ConnectWise");
+            Some(index)
+        }
+        Err(e) => {
+            tracing::warn!(error = %e, "no ticket history: similar tickets are unavailable");
+            None
+        }
+    }
+}
+
 /// Run the daemon until `shutdown` is cancelled. Returns once every connection has finished, a
 /// final checkpoint is written, and the socket file is removed.
 pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), DaemonError> {
@@ -186,12 +206,17 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
         let (store, plans) = (store.clone(), plans.clone());
         Arc::new(move || approvals::pending(&store, &plans))
     };
-    let context =
-        Arc::new(catalog::Context::new(clients, connectors.clone(), today).with_pending(pending));
+    let redactor = Arc::new(redact::Redactor::new(secrets));
+    let mut context =
+        catalog::Context::new(clients, connectors.clone(), today).with_pending(pending);
+    if let Some(index) = open_history(paths, Arc::clone(&redactor)) {
+        context = context.with_history(Arc::new(tokio::sync::RwLock::new(index)));
+    }
+    let context = Arc::new(context);
     let gate = match gate::Gate::new(
         store.clone(),
-        context,
-        Arc::new(redact::Redactor::new(secrets)),
+        Arc::clone(&context),
+        redactor,
         settings.config.gate.clone(),
     ) {
         Ok(g) => g.with_plans(plans),
@@ -284,6 +309,17 @@ pub async fn run(settings: Settings, shutdown: CancellationToken) -> Result<(), 
     {
         let night = Arc::clone(&night);
         night_tasks.spawn(async move { night.resume_interrupted().await });
+    }
+    // The ticket history catches up in the background (ConnectWise may be slow or down); a
+    // shutdown drops it between its writes, so the file stays whole.
+    {
+        let (context, shutdown) = (Arc::clone(&context), shutdown.clone());
+        night_tasks.spawn(async move {
+            tokio::select! {
+                _ = history::refresh(&context) => {}
+                () = shutdown.cancelled() => {}
+            }
+        });
     }
     if settings.config.scheduler.enabled {
         let since = store

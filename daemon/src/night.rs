@@ -278,6 +278,11 @@ impl Night {
         // Before each run: what humans did since to the records earlier proposals touched (the
         // shadow metrics the feed judges enforce mode by).
         crate::shadow::refresh(&self.shared.gate, Utc::now()).await?;
+        // Triage is grounded in the shop's closed tickets: read what closed since the last
+        // refresh, so tonight's precedents include today's.
+        if kind == agent::skill::WorkItems::NewTickets {
+            crate::history::refresh(self.shared.gate.context()).await;
+        }
 
         let started = Instant::now();
         let run_id = new_run_id();

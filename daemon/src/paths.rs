@@ -107,6 +107,11 @@ impl Paths {
         self.state_dir.join("proposals")
     }
 
+    /// The ticket history index (`history::HistoryIndex`).
+    pub fn history_dir(&self) -> PathBuf {
+        self.state_dir.join("history")
+    }
+
     /// The user's own skills, one folder each with its `SKILL.md`.
     pub fn skills_dir(&self) -> PathBuf {
         self.config_dir.join("skills")

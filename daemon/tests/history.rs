@@ -3,7 +3,7 @@
 //! personal data in the files, and precedents that predict a held-out ticket's board.
 #![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
-use std::collections::{BTreeMap, BTreeSet};
+use std::collections::BTreeSet;
 use std::path::Path;
 use std::sync::Arc;
 use std::time::Duration;
@@ -13,6 +13,8 @@ use daemon::connector::{Budget, Call, Connectors, Policy, Settings};
 use daemon::history::{FILE_NAME, HistoryIndex, Opened};
 use daemon::redact::Redactor;
 use serde_json::json;
+
+mod support;
 
 struct Sandbox {
     running: sandbox::Running,
@@ -296,18 +298,6 @@ async fn precedents_predict_the_board_and_priority_of_held_out_tickets() {
     let dir = tempfile::tempdir().unwrap();
     let (index, _) = s.build(dir.path()).await;
     let truth = &s.running.truth().closed;
-    let majority = |names: Vec<String>| {
-        let mut counts: BTreeMap<String, usize> = BTreeMap::new();
-        for n in &names {
-            *counts.entry(n.clone()).or_default() += 1;
-        }
-        // Ties go to the best-ranked precedent.
-        let best = counts.values().copied().max().unwrap_or(0);
-        names
-            .into_iter()
-            .find(|n| counts[n] == best)
-            .unwrap_or_default()
-    };
     let (mut scored, mut board_hits, mut priority_hits) = (0, 0, 0);
     for c in truth {
         let doc = index.get(c.ticket_id).unwrap();
@@ -323,17 +313,15 @@ async fn precedents_predict_the_board_and_priority_of_held_out_tickets() {
                 .all(|p| p.closed < doc.closed && p.id != doc.id)
         );
         scored += 1;
-        let board = majority(
+        let board = support::majority(
             precedents
                 .iter()
-                .filter_map(|p| p.board.as_ref().map(|b| b.name.clone()))
-                .collect(),
+                .filter_map(|p| p.board.as_ref().map(|b| b.name.as_str())),
         );
-        let priority = majority(
+        let priority = support::majority(
             precedents
                 .iter()
-                .filter_map(|p| p.priority.as_ref().map(|b| b.name.clone()))
-                .collect(),
+                .filter_map(|p| p.priority.as_ref().map(|b| b.name.as_str())),
         );
         board_hits += usize::from(board == c.labels.board.name);
         priority_hits += usize::from(priority == c.labels.priority.name);

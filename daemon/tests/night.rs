@@ -192,6 +192,7 @@ async fn observe_runs_every_item_records_every_change_and_sends_nothing() {
                 "tickets_add_note",
                 "tickets_get",
                 "tickets_notes",
+                "tickets_similar",
                 "tickets_update"
             ]
         );

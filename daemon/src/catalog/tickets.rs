@@ -4,7 +4,7 @@ use chrono::{Duration, Utc};
 use schemas::event::{EffectPreview, FieldChange, RecordRef, Risk, UpstreamRequest};
 use schemas::tool::params::{
     AddNote, Depth, OpenState, RecurringOnDevice, Taxonomy, TextSearch, TicketAssign, TicketClose,
-    TicketCreate, TicketGet, TicketList, TicketNotes, TicketUpdate,
+    TicketCreate, TicketGet, TicketList, TicketNotes, TicketSimilar, TicketUpdate,
 };
 use serde_json::{Value, json};
 
@@ -94,6 +94,12 @@ pub(super) fn actions() -> Vec<Action> {
             Risk::Hard,
             json!({"tool": "cw_tickets", "action": "run_remediation", "params": {"ticket_id": 1042, "command": "ipconfig /flushdns"}, "confirm": true}),
             super::remote::run_remediation,
+        ),
+        Action::read(
+            "similar",
+            "Closed tickets most like a ticket or free text, with the labels the team gave them and how they were resolved: precedent for triage.",
+            json!({"tool": "cw_tickets", "action": "similar", "params": {"id": 1042, "k": 6}}),
+            similar,
         ),
         Action::read(
             "taxonomy",
@@ -801,6 +807,97 @@ fn close_plan(id: i64, ticket: &Value, status_id: i64) -> Plan {
         observed: super::observed(&ticket_path(id), ticket),
         hard: false,
     }
+}
+
+/// The query `similar` shows back, in characters.
+const SHOWN_QUERY: usize = 300;
+
+async fn similar(ctx: Ctx, call: Call, p: TicketSimilar) -> Result<Value, Failure> {
+    use schemas::tool::params::MAX_SIMILAR;
+    if !(1..=MAX_SIMILAR).contains(&p.k) {
+        return Err(Failure::invalid(format!(
+            "`k` must be 1 to {MAX_SIMILAR}, got {}",
+            p.k
+        )));
+    }
+    let text = match (p.id, p.text) {
+        (Some(_), None) => None,
+        (None, Some(text)) if !text.trim().is_empty() => Some(text),
+        (None, Some(_)) => return Err(Failure::invalid("`text` is empty")),
+        _ => {
+            return Err(Failure::invalid(
+                "give exactly one of `id` (a ticket) or `text`",
+            ));
+        }
+    };
+    let Some(history) = &ctx.history else {
+        return Err(Failure::NotConfigured {
+            message: "this daemon has no ticket history index".into(),
+            hint: "Nothing was sent. The index lives in `history/` in the daemon's state \
+                   directory and is built from ConnectWise at start; an operator should check \
+                   the daemon's log for why it is missing. Decide without precedents meanwhile."
+                .into(),
+        });
+    };
+    let text = match text {
+        Some(text) => text,
+        None => ticket_text(&ctx, &call, p.id.unwrap_or_default()).await?,
+    };
+    let index = history.read().await;
+    let precedents = index.similar(&text, p.k as usize, None, p.id);
+    let mut query = json!({"text": crate::history::cut(text.trim(), SHOWN_QUERY)});
+    if let Some(id) = p.id {
+        query["id"] = json!(id);
+    }
+    Ok(json!({
+        "query": query,
+        "indexed": index.len(),
+        "precedents": precedents.iter().map(precedent).collect::<Vec<_>>(),
+    }))
+}
+
+/// A ticket as `similar` matches it: its summary and initial description (two reads).
+async fn ticket_text(ctx: &Ctx, call: &Call, id: i64) -> Result<String, Failure> {
+    let manage = ctx.manage()?;
+    let (path, notes_path) = (ticket_path(id), format!("{}/notes", ticket_path(id)));
+    let (summary, notes) = (
+        Query::new().fields(["id", "summary"]),
+        crate::history::notes_query(),
+    );
+    let (ticket, notes) = futures::try_join!(
+        manage.get(call, &path, &summary),
+        manage.get(call, &notes_path, &notes),
+    )?;
+    Ok(format!(
+        "{}\n{}",
+        ticket["summary"].as_str().unwrap_or_default(),
+        crate::history::initial_description(&notes)
+    ))
+}
+
+/// A precedent as `similar` shows it: labels as `{id, name}`, the day it closed, no nulls.
+fn precedent(p: &crate::history::Precedent) -> Value {
+    let mut v = json!({
+        "id": p.id,
+        "closed": p.closed.date_naive().to_string(),
+        "summary": p.summary,
+        "score": (p.score * 100.0).round() / 100.0,
+    });
+    let labels = [
+        ("board", &p.board),
+        ("type", &p.kind),
+        ("subtype", &p.sub_type),
+        ("priority", &p.priority),
+    ];
+    for (key, label) in labels {
+        if let Some(l) = label {
+            v[key] = json!({"id": l.id, "name": l.name});
+        }
+    }
+    if !p.resolution.is_empty() {
+        v["resolution"] = json!(p.resolution);
+    }
+    v
 }
 
 async fn recurring_on_device(ctx: Ctx, call: Call, p: RecurringOnDevice) -> Result<Value, Failure> {

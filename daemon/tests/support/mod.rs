@@ -1,13 +1,13 @@
 //! The harness the sandbox-backed catalog tests share: a sandbox tenant anchored on 2026-03-02,
-//! a gate over real HTTP with an in-memory plan store that `cw_meta pending` reads, and helpers
-//! to call actions and read the request journal.
+//! a gate over real HTTP with an in-memory plan store that `cw_meta pending` reads, optionally a
+//! ticket history index, and helpers to call actions and read the request journal.
 #![allow(dead_code, reason = "each test binary uses part of the harness")]
 
 use std::sync::Arc;
 use std::time::Duration;
 
 use daemon::approvals::PlanStore;
-use daemon::catalog::Context;
+use daemon::catalog::{Context, SharedHistory};
 use daemon::connector::{Connectors, Policy, Settings};
 use daemon::gate::{Caller, Gate};
 use daemon::log::{Options, Store};
@@ -21,6 +21,8 @@ pub struct World {
     pub tenant: sandbox::Running,
     pub gate: Gate,
     pub store: Store,
+    /// The ticket history index, when the world was made with [`world_with_history`].
+    pub history: Option<SharedHistory>,
     _dir: tempfile::TempDir,
 }
 
@@ -29,6 +31,19 @@ pub fn today() -> chrono::NaiveDate {
 }
 
 pub async fn world() -> World {
+    build(false).await
+}
+
+/// A world whose context holds a ticket history index (in its temporary directory), refreshed
+/// from the sandbox as the daemon does at start.
+pub async fn world_with_history() -> World {
+    let w = build(true).await;
+    let stats = daemon::history::refresh(w.gate.context()).await.unwrap();
+    assert!(!stats.more && stats.tickets > 0, "{stats:?}");
+    w
+}
+
+async fn build(with_history: bool) -> World {
     let tenant = sandbox::start(sandbox::Config {
         today: today(),
         ..sandbox::Config::default()
@@ -55,18 +70,26 @@ pub async fn world() -> World {
         let (store, plans) = (store.clone(), plans.clone());
         Arc::new(move || daemon::approvals::pending(&store, &plans))
     };
-    let ctx = Arc::new(
-        Context::new(
-            Connectors::new(&settings, &policy),
-            settings.connector_states(),
-            today(),
-        )
-        .with_pending(pending),
-    );
+    let redactor = Arc::new(Redactor::new(settings.secrets()));
+    let mut ctx = Context::new(
+        Connectors::new(&settings, &policy),
+        settings.connector_states(),
+        today(),
+    )
+    .with_pending(pending);
+    let history = with_history.then(|| {
+        let (index, _) =
+            daemon::history::HistoryIndex::open(&dir.path().join("history"), redactor.clone())
+                .unwrap();
+        Arc::new(tokio::sync::RwLock::new(index))
+    });
+    if let Some(h) = &history {
+        ctx = ctx.with_history(h.clone());
+    }
     let gate = Gate::new(
         store.clone(),
-        ctx,
-        Arc::new(Redactor::new(settings.secrets())),
+        Arc::new(ctx),
+        redactor,
         GateConfig::default(),
     )
     .unwrap()
@@ -75,6 +98,7 @@ pub async fn world() -> World {
         tenant,
         gate,
         store,
+        history,
         _dir: dir,
     }
 }
@@ -153,6 +177,22 @@ impl World {
             .map(|e| e.product.clone())
             .collect()
     }
+}
+
+/// The name given most often, ties to the first given (the best-ranked precedent); empty for
+/// none. How the tests turn precedents into one predicted label.
+pub fn majority<'a>(names: impl IntoIterator<Item = &'a str>) -> String {
+    let names: Vec<&str> = names.into_iter().collect();
+    let mut counts: std::collections::BTreeMap<&str, usize> = Default::default();
+    for n in &names {
+        *counts.entry(n).or_default() += 1;
+    }
+    let best = counts.values().copied().max().unwrap_or(0);
+    names
+        .into_iter()
+        .find(|n| counts[n] == best)
+        .unwrap_or_default()
+        .to_owned()
 }
 
 /// Asio answers some reads by POST (device queries) and issues tokens by POST.

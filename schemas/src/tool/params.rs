@@ -240,6 +240,32 @@ pub struct TicketClose {
     pub status_id: Option<i64>,
 }
 
+/// `cw_tickets similar`: closed tickets like this one, with the labels the team gave them.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct TicketSimilar {
+    /// A ticket: its summary and initial description are the query, and it is never among the
+    /// answers. Give this or `text`, not both.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub id: Option<i64>,
+    /// Free text to match instead of a ticket (a problem in a few words).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub text: Option<String>,
+    /// How many precedents to return, best first (default 6, 1 to 20).
+    #[serde(default = "default_similar")]
+    #[schemars(range(min = 1, max = 20))]
+    pub k: u32,
+}
+
+/// Precedents `cw_tickets similar` returns by default.
+pub const DEFAULT_SIMILAR: u32 = 6;
+/// Precedents `cw_tickets similar` returns at most.
+pub const MAX_SIMILAR: u32 = 20;
+
+fn default_similar() -> u32 {
+    DEFAULT_SIMILAR
+}
+
 /// `cw_tickets recurring_on_device`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(deny_unknown_fields)]
