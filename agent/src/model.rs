@@ -146,7 +146,16 @@ impl Model {
             request["response_format"] = format.clone();
         }
         let prompt_bytes = serde_json::to_string(messages).map_or(0, |s| s.len() as u64);
-        match tokio::time::timeout(timeout, self.stream(request)).await {
+        let attempt = || tokio::time::timeout(timeout, self.stream(request.clone()));
+        let mut outcome = attempt().await;
+        // A pooled connection the server closed while idle fails before any answer: asking
+        // again once is safe (a completion changes nothing) and tells a stale connection from a
+        // server that is gone.
+        if let Ok(Err(ModelError::Unreachable { .. })) = &outcome {
+            tokio::time::sleep(Duration::from_millis(500)).await;
+            outcome = attempt().await;
+        }
+        match outcome {
             Ok(Ok(mut reply)) => {
                 if !reply.usage_reported {
                     reply.prompt_tokens = prompt_bytes.div_ceil(4);

@@ -169,7 +169,11 @@ impl Precedent {
     /// name}, type, subtype, priority}`).
     pub fn from_read(v: &Value) -> Option<Precedent> {
         let label = |key: &str, what: &str| {
-            let r = &v[key];
+            // `sub_type` as the history index names it, `subtype` as `cw_tickets similar` does.
+            let r = v
+                .get(key)
+                .or_else(|| v.get(key.replace("subtype", "sub_type")))
+                .unwrap_or(&Value::Null);
             match (r["id"].as_i64(), r["name"].as_str()) {
                 (Some(id), Some(name)) => format!("{what} {id} {name}"),
                 _ => format!("{what} none"),
@@ -234,7 +238,13 @@ pub fn messages(ticket: &Ticket, taxonomy: &Taxonomy, precedents: &[Precedent]) 
     if !precedents.is_empty() {
         user.push_str("Past tickets like this one and how the team labelled them:\n");
         for (n, p) in precedents.iter().enumerate() {
-            user.push_str(&format!("{}. \"{}\" -> {}\n", n + 1, p.summary, p.labels));
+            user.push_str(&format!(
+                "{}. #{} \"{}\" -> {}\n",
+                n + 1,
+                p.id,
+                p.summary,
+                p.labels
+            ));
         }
         user.push('\n');
     }

@@ -8,6 +8,7 @@
 mod approvals_cmd;
 mod client;
 mod demo;
+mod eval_cmd;
 mod feed_cmd;
 mod keys;
 mod log_cmd;
@@ -114,6 +115,12 @@ enum Command {
     /// humans later did (shadow metrics), and the flip verdict. Exits 0 when every skill shown
     /// is ready, 3 otherwise.
     Trust(feed_cmd::TrustArgs),
+    /// Measure a skill on your own tenant before trusting it: `eval triage` backtests the
+    /// triage decision on closed tickets, with and without the shop's history. Reads only.
+    Eval {
+        #[command(subcommand)]
+        command: eval_cmd::EvalCommand,
+    },
     /// The skills: list, show, export (to import into Claude: ~/.claude/skills).
     Skills {
         #[command(subcommand)]
@@ -222,6 +229,7 @@ async fn dispatch(args: Args) -> Result<u8, CtlError> {
         Command::Demo(a) => demo::run(a).await,
         Command::Feed(a) => feed_cmd::run(&paths, a).await,
         Command::Trust(a) => feed_cmd::trust(&paths, a).await,
+        Command::Eval { command } => eval_cmd::run(&paths, command).await,
         Command::Skills { command } => night_cmd::skills(&paths, command),
         Command::Run { skill, json } => night_cmd::run(&paths, skill, json).await,
         Command::Schedule { json } => night_cmd::schedule(&paths, json).await,

@@ -92,7 +92,7 @@ fn item(night: u64, i: u64) -> Vec<Event> {
         summary: "priority 2, internal note left".into(),
         calls: Vec::new(),
     });
-    if i % 4 == 0 {
+    if i.is_multiple_of(4) {
         events.push(Event::HumanOutcomeObserved {
             proposal_id,
             skill: "msp-night-triage".into(),
@@ -103,8 +103,8 @@ fn item(night: u64, i: u64) -> Vec<Event> {
             field: "priority/id".into(),
             before: Some(json!(3)),
             proposed: json!(2),
-            observed: json!(if i % 20 == 0 { 4 } else { 2 }),
-            agrees: i % 20 != 0,
+            observed: json!(if i.is_multiple_of(20) { 4 } else { 2 }),
+            agrees: !i.is_multiple_of(20),
             critical: false,
         });
     }

@@ -332,6 +332,27 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
             Request::Schedule => {
                 write_line(&mut out, &Response::Schedule(schedule(ctx))).await?;
             }
+            Request::EvalTriage {
+                since_days,
+                limit,
+                k,
+                model,
+            } => {
+                let mut config = ctx.night.model().cloned();
+                if let (Some(c), Some(m)) = (config.as_mut(), model) {
+                    c.model = m;
+                }
+                let options = crate::eval::Options {
+                    since_days,
+                    limit,
+                    k,
+                };
+                let response = match crate::eval::triage(&ctx.gate, config, options).await {
+                    Ok(b) => Response::Backtest(Box::new(b)),
+                    Err(e) => error(ControlErrorKind::Refused, e.to_string()),
+                };
+                write_line(&mut out, &response).await?;
+            }
             Request::TrustRefresh => {
                 let response = match crate::shadow::refresh(&ctx.gate, Utc::now()).await {
                     Ok(r) => Response::TrustRefreshed(r),

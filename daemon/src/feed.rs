@@ -800,6 +800,9 @@ fn trust_text(feed: &Feed, skill: Option<&str>, colour: bool) -> Vec<String> {
             &format!("  {}: {}", t.skill, trust::verdict(t)),
         ));
         lines.push(format!("    {}", trust::figures(t)));
+        if let Some(b) = &t.backtest {
+            lines.push(format!("    {}", trust::backtest_line(b)));
+        }
         for c in &t.classes {
             lines.push(format!("    {}", trust::class_line(c)));
         }
@@ -833,6 +836,9 @@ fn trust_markdown(feed: &Feed, skill: Option<&str>) -> String {
             trust::verdict(t),
             trust::figures(t)
         );
+        if let Some(b) = &t.backtest {
+            let _ = writeln!(out, "{}.\n", trust::backtest_line(b));
+        }
         if !t.classes.is_empty() {
             out.push_str("| action | decisions | agree | confirmed | contradicted | critical |\n|---|---|---|---|---|---|\n");
             for c in &t.classes {
@@ -879,6 +885,13 @@ fn trust_html(feed: &Feed, skill: Option<&str>) -> String {
             esc(&trust::verdict(t)),
             esc(&trust::figures(t))
         );
+        if let Some(b) = &t.backtest {
+            let _ = write!(
+                out,
+                "<br><span class=\"meta\">{}</span>",
+                esc(&trust::backtest_line(b))
+            );
+        }
         if !t.classes.is_empty() {
             out.push_str("<table><tr><th>action</th><th>decisions</th><th>agree</th><th>confirmed</th><th>contradicted</th><th>critical</th></tr>");
             for c in &t.classes {

@@ -16,6 +16,7 @@ pub mod config;
 pub mod connector;
 pub mod control;
 pub mod endpoints;
+pub mod eval;
 pub mod feed;
 pub mod gate;
 pub mod history;

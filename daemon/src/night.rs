@@ -131,6 +131,11 @@ impl Night {
         &self.config
     }
 
+    /// The night agent's model, if one is configured.
+    pub fn model(&self) -> Option<&ModelConfig> {
+        self.model.as_ref()
+    }
+
     pub fn is_running(&self, skill: &str) -> bool {
         self.running
             .lock()

@@ -86,6 +86,15 @@ pub enum Request {
     /// Re-read the records observe-mode proposals touched and log what humans did to them
     /// (`nightjarctl trust --refresh`).
     TrustRefresh,
+    /// The triage backtest over closed tickets (`nightjarctl eval triage`); reads only.
+    EvalTriage {
+        since_days: u32,
+        limit: u32,
+        k: u32,
+        /// Another model on the same server than the configured one.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        model: Option<String>,
+    },
 }
 
 /// What one shadow-metrics refresh did.
@@ -163,6 +172,7 @@ pub enum Response {
     Run(Box<RunSummary>),
     Schedule(Vec<ScheduleEntry>),
     TrustRefreshed(ShadowRefresh),
+    Backtest(Box<crate::event::Backtest>),
     Error(ControlError),
 }
 

@@ -566,6 +566,10 @@ pub enum Event {
         /// A miss that would have been a wrong billing or customer-visible change.
         critical: bool,
     },
+    /// A triage backtest (`nightjarctl eval triage`): its side-by-side scores.
+    BacktestRecorded {
+        backtest: Backtest,
+    },
     Checkpointed {
         /// Seq of the last event before this one (`None` in an empty log).
         #[serde(default, skip_serializing_if = "Option::is_none")]
@@ -602,9 +606,60 @@ impl Event {
             Event::KeyEnrolled { .. } => "KeyEnrolled",
             Event::KeyRevoked { .. } => "KeyRevoked",
             Event::HumanOutcomeObserved { .. } => "HumanOutcomeObserved",
+            Event::BacktestRecorded { .. } => "BacktestRecorded",
             Event::Checkpointed { .. } => "Checkpointed",
         }
     }
+}
+
+/// One arm of a triage backtest: the same decision with or without the shop's history.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct BacktestArm {
+    /// Tickets decided (a model that could not be asked counts in `failed`, not here).
+    pub tickets: u32,
+    pub board: u32,
+    #[serde(rename = "type")]
+    pub kind: u32,
+    pub subtype: u32,
+    pub priority: u32,
+    /// Priority right or one level off.
+    pub priority_within_one: u32,
+    /// Answers that were not a valid decision (an id outside the taxonomy, a type not on the
+    /// board, not JSON).
+    pub invalid: u32,
+    /// Fields set that the decision does not ask for.
+    pub unasked: u32,
+    /// Decisions the model could not be asked for (timeouts, errors).
+    pub failed: u32,
+    pub tokens: TokenUsage,
+    pub seconds: f64,
+}
+
+impl BacktestArm {
+    /// `n` out of the tickets decided, in percent to one decimal.
+    pub fn percent(&self, n: u32) -> f64 {
+        if self.tickets == 0 {
+            0.0
+        } else {
+            (f64::from(n) * 1000.0 / f64::from(self.tickets)).round() / 10.0
+        }
+    }
+}
+
+/// A triage backtest over closed tickets, their final labels hidden, history drawn only from
+/// tickets closed before each one.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+#[serde(deny_unknown_fields)]
+pub struct Backtest {
+    pub skill: String,
+    pub model: String,
+    /// Precedents shown per ticket in the "with history" arm.
+    pub k: u32,
+    /// Tickets closed within this many days before the tenant's today.
+    pub since_days: u32,
+    pub with_history: BacktestArm,
+    pub without_history: BacktestArm,
 }
 
 /// A checkpoint: kept outside the log so deleting the newest events is detectable.

@@ -315,6 +315,7 @@ impl Projections {
                 | "SessionOpened"
                 | "SessionClosed"
                 | "VerdictRejected"
+                | "BacktestRecorded"
                 | "Checkpointed"
         )
     }

@@ -61,6 +61,9 @@ pub struct SkillTrust {
     pub recent_critical: Vec<CriticalMiss>,
     /// Critical misses in the whole log.
     pub critical_total: u32,
+    /// The newest backtest of the skill (`nightjarctl eval triage`).
+    #[serde(skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<schemas::event::Backtest>,
     /// Every criterion met: the numbers say the agent agrees with the team.
     pub ready: bool,
     /// The criteria not met, in words.
@@ -73,6 +76,7 @@ struct Acc {
     acted_on: BTreeSet<String>,
     classes: BTreeMap<String, ClassTrust>,
     misses: Vec<CriticalMiss>,
+    backtest: Option<schemas::event::Backtest>,
 }
 
 /// The fold's running state.
@@ -223,6 +227,7 @@ impl TrustFold {
                     classes,
                     recent_critical,
                     critical_total: acc.misses.len() as u32,
+                    backtest: acc.backtest,
                     ready: unmet.is_empty(),
                     unmet,
                 }
@@ -272,6 +277,21 @@ fn plural(n: u32, word: &str) -> String {
     } else {
         format!("{n} {word}s")
     }
+}
+
+/// The newest backtest in one line.
+pub fn backtest_line(b: &schemas::event::Backtest) -> String {
+    let (w, o) = (&b.with_history, &b.without_history);
+    format!(
+        "backtest on {} closed tickets ({}): board {:.1}% with history vs {:.1}% without; priority {:.1}% vs {:.1}%; {} invalid",
+        w.tickets,
+        b.model,
+        w.percent(w.board),
+        o.percent(o.board),
+        w.percent(w.priority),
+        o.percent(o.priority),
+        w.invalid + o.invalid
+    )
 }
 
 /// One class in one line.

@@ -328,3 +328,59 @@ fn skills_list_show_export_and_refuse_a_broken_user_skill() {
     );
     assert!(stdout(&out).contains("msp-night-triage"));
 }
+
+/// The triage backtest on the real local model, over the sandbox's closed tickets: the table's
+/// figures side by side, history winning by at least 15 points on board and on priority, no
+/// invalid id, nothing written upstream.
+#[test]
+fn triage_backtest_on_the_real_local_model_is_better_with_history() {
+    let (Ok(url), Ok(name)) = (
+        std::env::var("NIGHTJAR_TEST_MODEL_URL"),
+        std::env::var("NIGHTJAR_TEST_MODEL"),
+    ) else {
+        eprintln!(
+            "SKIPPED triage_backtest_on_the_real_local_model: NIGHTJAR_TEST_MODEL_URL / NIGHTJAR_TEST_MODEL are not set"
+        );
+        return;
+    };
+    let home = Home::new();
+    write_config(&home, "");
+    let sandbox = Sandbox::start(&[]);
+    let mut env = sandbox.env().to_vec();
+    env.push(("NIGHTJAR_MODEL_URL".into(), url));
+    env.push(("NIGHTJAR_MODEL".into(), name.clone()));
+    let daemon = home.start_daemon_with_env(&[], &env);
+    sandbox.clear_journal();
+    let started = Instant::now();
+    let table = home.ctl(&["eval", "triage", "--limit", "20", "--k", "6"]);
+    assert!(table.status.success(), "{}", e2e::stderr(&table));
+    eprintln!("{}", stdout(&table));
+    assert!(stdout(&table).contains("with history"));
+    daemon.stop();
+    let log = export(&home);
+    let recorded: Vec<&Value> = log
+        .iter()
+        .filter(|e| e["event_type"] == "BacktestRecorded")
+        .collect();
+    assert_eq!(recorded.len(), 1);
+    let b = &recorded[0]["payload"]["backtest"];
+    eprintln!("real model {name}: backtest in {:?}", started.elapsed());
+    let pct = |arm: &str, field: &str| {
+        let a = &b[arm];
+        a[field].as_f64().unwrap() * 100.0 / a["tickets"].as_f64().unwrap().max(1.0)
+    };
+    for field in ["board", "priority"] {
+        assert!(
+            pct("with_history", field) >= pct("without_history", field) + 15.0,
+            "{field}: {b}"
+        );
+    }
+    assert_eq!(b["with_history"]["invalid"], 0, "{b}");
+    assert_eq!(b["without_history"]["invalid"], 0, "{b}");
+    assert_eq!(b["with_history"]["unasked"], 0, "{b}");
+    assert_eq!(
+        patches(&sandbox),
+        Vec::<String>::new(),
+        "a backtest writes nothing"
+    );
+}
