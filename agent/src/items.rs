@@ -30,6 +30,18 @@ pub struct WorkItem {
     pub forbidden: Vec<String>,
     /// The valid choices in words, for the prompt (`board 1 = Help Desk`, ...).
     pub choices: String,
+    /// Triage: the tenant's taxonomy and the most similar closed tickets. With precedents, the
+    /// item is one grounded decision ([`crate::triage`]) instead of a conversation.
+    pub grounding: Option<Grounding>,
+}
+
+/// What a grounded triage decision needs besides the ticket.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Grounding {
+    pub taxonomy: crate::triage::Taxonomy,
+    /// The ticket's summary and initial description, as the history index read them.
+    pub description: String,
+    pub precedents: Vec<crate::triage::Precedent>,
 }
 
 /// Settings that shape a run's items.
@@ -41,6 +53,8 @@ pub struct ItemOptions {
     pub expiring_days: u32,
     /// At most this many items per run (the rest wait for the next run).
     pub max_items: usize,
+    /// Triage: the similar closed tickets shown per decision (0: no grounded decisions).
+    pub precedents: u32,
 }
 
 impl Default for ItemOptions {
@@ -49,6 +63,7 @@ impl Default for ItemOptions {
             boards: Vec::new(),
             expiring_days: 90,
             max_items: 50,
+            precedents: 6,
         }
     }
 }
@@ -57,7 +72,11 @@ impl Default for ItemOptions {
 /// actions.
 pub fn reads(kind: WorkItems) -> &'static [&'static str] {
     match kind {
-        WorkItems::NewTickets => &["cw_tickets.list", "cw_tickets.taxonomy"],
+        WorkItems::NewTickets => &[
+            "cw_tickets.list",
+            "cw_tickets.taxonomy",
+            "cw_tickets.similar",
+        ],
         WorkItems::MemberWeeks => &["cw_time.weekly_validation", "cw_agreements.utilization"],
         WorkItems::ExpiringAgreements => &["cw_agreements.expiring"],
     }
@@ -146,9 +165,28 @@ async fn new_tickets(session: &Session, options: &ItemOptions) -> Result<Vec<Wor
         list.sort_by_key(|v| v.as_i64());
         list.dedup();
     }
+    let grounding_taxonomy = crate::triage::Taxonomy::from_read(&taxonomy);
+    tickets.truncate(options.max_items);
+    let mut grounded = Vec::with_capacity(tickets.len());
+    // Without a history (no index on this daemon) the first read says so; the rest are not
+    // asked.
+    let mut history = options.precedents > 0;
+    for t in &tickets {
+        grounded.push(match history {
+            true => match ground(session, t, &grounding_taxonomy, options.precedents).await {
+                Ok(g) => g,
+                Err(()) => {
+                    history = false;
+                    None
+                }
+            },
+            false => None,
+        });
+    }
     Ok(tickets
         .into_iter()
-        .map(|t| {
+        .zip(grounded)
+        .map(|(t, grounding)| {
             let id = t["id"].as_i64().unwrap_or_default();
             WorkItem {
                 id: format!("ticket:{id}"),
@@ -167,10 +205,47 @@ async fn new_tickets(session: &Session, options: &ItemOptions) -> Result<Vec<Wor
                 ],
                 forbidden: vec!["status_id".into(), "owner_id".into()],
                 choices: choices.clone(),
+                grounding,
                 data: t,
             }
         })
         .collect())
+}
+
+/// The precedents of a new ticket from the shop's history (`cw_tickets similar`). `Ok(None)`
+/// when there is nothing to ground in (no similar ticket), `Err` when the history cannot be read
+/// at all: the item is then a conversation.
+async fn ground(
+    session: &Session,
+    ticket: &Value,
+    taxonomy: &crate::triage::Taxonomy,
+    k: u32,
+) -> Result<Option<Grounding>, ()> {
+    let Some(id) = ticket["id"].as_i64() else {
+        return Ok(None);
+    };
+    let found = session
+        .read("cw_tickets", "similar", json!({"id": id, "k": k}))
+        .await
+        .map_err(|_| ())?;
+    let precedents: Vec<crate::triage::Precedent> = found["precedents"]
+        .as_array()
+        .into_iter()
+        .flatten()
+        .filter_map(crate::triage::Precedent::from_read)
+        .collect();
+    if precedents.is_empty() || taxonomy.boards.is_empty() {
+        return Ok(None);
+    }
+    let description = found["query"]["text"]
+        .as_str()
+        .unwrap_or_default()
+        .to_owned();
+    Ok(Some(Grounding {
+        taxonomy: taxonomy.clone(),
+        description,
+        precedents,
+    }))
 }
 
 async fn member_weeks(session: &Session) -> Result<Vec<WorkItem>, String> {
@@ -207,6 +282,7 @@ async fn member_weeks(session: &Session) -> Result<Vec<WorkItem>, String> {
                 pins: vec![enumerate_of("cw_time", "id", entries)],
                 forbidden: vec!["time_start".into(), "time_end".into()],
                 choices: String::new(),
+                grounding: None,
             }
         })
         .collect();
@@ -232,6 +308,7 @@ async fn member_weeks(session: &Session) -> Result<Vec<WorkItem>, String> {
             pins: vec![enumerate_of("cw_agreements", "id", vec![json!(id)])],
             forbidden: Vec::new(),
             choices: String::new(),
+            grounding: None,
         });
     }
     Ok(out)
@@ -268,6 +345,7 @@ async fn expiring(session: &Session, options: &ItemOptions) -> Result<Vec<WorkIt
                 ],
                 forbidden: Vec::new(),
                 choices: String::new(),
+                grounding: None,
                 data: a.clone(),
             }
         })

@@ -17,7 +17,7 @@ use serde_json::{Value, json};
 use tokio_util::sync::CancellationToken;
 
 use crate::functions::{Function, recover_calls};
-use crate::items::WorkItem;
+use crate::items::{Grounding, WorkItem};
 use crate::model::{Model, ModelError, RawCall};
 use crate::session::Session;
 use crate::skill::Skill;
@@ -306,6 +306,9 @@ impl Agent<'_> {
         clock: &mut RunClock,
         cancel: &CancellationToken,
     ) -> Result<ItemReport, Stop> {
+        if let Some(grounding) = &item.grounding {
+            return self.decide(item, grounding, clock, cancel).await;
+        }
         let started = Instant::now();
         let functions = self.item_functions(item);
         let tools: Vec<Value> = functions.values().map(Function::tool_spec).collect();
@@ -428,6 +431,105 @@ impl Agent<'_> {
                 return Ok(report);
             }
         }
+    }
+
+    /// A triage item with the shop's history: one grounded decision ([`crate::triage`]), then
+    /// the calls it implies, checked like any model call: the decision's own fields where they
+    /// differ from the ticket (nothing it was not asked for), and an internal note with the
+    /// plan.
+    async fn decide(
+        &self,
+        item: &WorkItem,
+        grounding: &Grounding,
+        clock: &mut RunClock,
+        cancel: &CancellationToken,
+    ) -> Result<ItemReport, Stop> {
+        let functions = self.item_functions(item);
+        let mut report = ItemReport {
+            outcome: ItemOutcome::Done,
+            reason: None,
+            steps: 1,
+            tokens: TokenUsage::default(),
+            calls: Vec::new(),
+            summary: String::new(),
+        };
+        let id = item.data["id"].as_i64().unwrap_or_default();
+        let ticket = crate::triage::Ticket {
+            id,
+            summary: item.data["summary"].as_str().unwrap_or_default().to_owned(),
+            description: grounding.description.clone(),
+        };
+        let wait = self
+            .run_time_left(clock)
+            .map_err(Stop::Budget)?
+            .min(Duration::from_secs(self.budgets.seconds_per_item))
+            .max(Duration::from_secs(1));
+        let decided = tokio::select! {
+            _ = cancel.cancelled() => return Err(Stop::Cancelled),
+            r = crate::triage::decide(self.model, &ticket, &grounding.taxonomy, &grounding.precedents, wait) => r,
+        };
+        let decided = match decided {
+            Ok(d) => d,
+            Err(e @ ModelError::Unreachable { .. }) => return Err(Stop::Model(e.to_string())),
+            Err(e) => return Ok(fail(report, format!("model: {e}"))),
+        };
+        report.tokens = decided.tokens;
+        clock.tokens.prompt += decided.tokens.prompt;
+        clock.tokens.completion += decided.tokens.completion;
+        let d = match decided.decision {
+            Ok(d) => d,
+            Err(why) => return Ok(fail(report, format!("the decision was not valid: {why}"))),
+        };
+        let now = |key: &str| item.data[key]["id"].as_i64();
+        let mut update = json!({"id": id});
+        for (param, key, value) in [
+            ("board_id", "board", Some(d.board_id)),
+            ("type_id", "type", d.type_id),
+            ("subtype_id", "subType", d.subtype_id),
+            ("priority_id", "priority", Some(d.priority_id)),
+        ] {
+            if let Some(v) = value
+                && now(key) != Some(v)
+            {
+                update[param] = json!(v);
+            }
+        }
+        let mut seen = BTreeMap::new();
+        let mut calls = Vec::new();
+        if update.as_object().is_some_and(|o| o.len() > 1) {
+            calls.push(("tickets_update", update));
+        }
+        let note = format!("Triage: {}\n{}", d.plan.trim(), d.note.trim());
+        calls.push((
+            "tickets_add_note",
+            json!({"id": id, "text": note.trim(), "internal": true}),
+        ));
+        for (n, (name, args)) in calls.into_iter().enumerate() {
+            let call = RawCall {
+                id: format!("decision_{n}"),
+                name: name.to_owned(),
+                arguments: args.to_string(),
+            };
+            let (record, _) = self.one_call(&call, &functions, &mut seen).await;
+            report.calls.push(record);
+        }
+        let name = |list: &[(i64, String)], id: i64| {
+            list.iter()
+                .find(|(i, _)| *i == id)
+                .map_or_else(|| id.to_string(), |(_, n)| n.clone())
+        };
+        let board = grounding
+            .taxonomy
+            .boards
+            .iter()
+            .find(|b| b.id == d.board_id)
+            .map_or_else(|| d.board_id.to_string(), |b| b.name.clone());
+        report.summary = format!(
+            "{board}, {}: {}",
+            name(&grounding.taxonomy.priorities, d.priority_id),
+            d.plan.trim()
+        );
+        Ok(report)
     }
 
     /// Validates and sends one call; returns its record and the text the model gets back.

@@ -221,3 +221,51 @@ pub fn feedback(request: &Value) -> String {
         .collect::<Vec<_>>()
         .join("\n")
 }
+
+/// The first number after `word ` in `text`.
+fn number_after(text: &str, word: &str) -> Option<i64> {
+    text.split(&format!("{word} "))
+        .nth(1)?
+        .split(|c: char| !c.is_ascii_digit())
+        .next()?
+        .parse()
+        .ok()
+}
+
+/// A dispatcher for triage decisions ([`crate::triage`]): copies the first precedent's labels;
+/// with none, takes the first board's first type and subtype and the least urgent priority.
+pub fn follow_precedent(req: &Value) -> Script {
+    let user = req["messages"][1]["content"].as_str().unwrap_or_default();
+    let source = match user.split("\n1. #").nth(1) {
+        Some(first) => first.lines().next().unwrap_or_default().to_owned(),
+        None => {
+            let board = user.split("Board ").nth(1).unwrap_or_default();
+            let priorities = user
+                .split("Priorities (most urgent first): ")
+                .nth(1)
+                .unwrap_or("");
+            let last = priorities
+                .trim_end_matches(['.', '\n'])
+                .rsplit("; ")
+                .next()
+                .unwrap_or("");
+            format!(
+                "board {}; type {}; subtype {}; priority {}",
+                board.split(' ').next().unwrap_or("0"),
+                number_after(board, "types").unwrap_or(0),
+                number_after(board, "subtypes").unwrap_or(0),
+                last.split(' ').next().unwrap_or("0")
+            )
+        }
+    };
+    Script::Text(
+        json!({
+            "board_id": number_after(&source, "board"),
+            "type_id": number_after(&source, "type"),
+            "subtype_id": number_after(&source, "subtype"),
+            "priority_id": number_after(&source, "priority"),
+            "plan": "as before", "note": "seen this one",
+        })
+        .to_string(),
+    )
+}

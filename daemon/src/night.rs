@@ -449,6 +449,12 @@ impl Night {
                 .and_then(|c| c.expiring_days)
                 .unwrap_or_else(|| skill.expiring_days()),
             max_items: self.config.agent.max_items,
+            precedents: self
+                .config
+                .skills
+                .get(&skill.name)
+                .and_then(|c| c.precedents)
+                .unwrap_or(6),
         };
         let report = async {
             let items = agent::items::enumerate(kind, &session, &options)

@@ -965,3 +965,115 @@ async fn shadow_metrics_count_what_humans_did_after_an_observe_night() {
         [("msp-night-triage", true), ("msp-weekly-prebilling", false)]
     );
 }
+
+#[tokio::test]
+async fn with_the_shops_history_triage_is_one_grounded_decision_that_changes_only_its_fields() {
+    let base = support::world_with_history().await;
+    // The customer marked one new ticket urgent; the team's precedent says otherwise.
+    let new = base
+        .read(
+            "cw_tickets",
+            "list",
+            json!({"status": "New", "unassigned": true, "limit": 200}),
+        )
+        .await;
+    let first = new["tickets"]
+        .as_array()
+        .unwrap()
+        .iter()
+        .filter_map(|t| t["id"].as_i64())
+        .min()
+        .unwrap();
+    let out = base
+        .call(
+            "cw_tickets",
+            "update",
+            json!({"id": first, "priority_id": 1}),
+            true,
+        )
+        .await;
+    assert!(
+        matches!(out, schemas::tool::ToolOutcome::Executed { .. }),
+        "{out:?}"
+    );
+    let before_night = writes(&base.tenant).len();
+    let requests: Arc<Mutex<Vec<Value>>> = Arc::default();
+    let seen = requests.clone();
+    let model = ScriptedModel::start(Box::new(move |req: &Value| {
+        seen.lock().unwrap().push(req.clone());
+        agent::scripted::follow_precedent(req)
+    }))
+    .await;
+    let mut config = Config::default();
+    config.agent.max_items = 3;
+    let night = support::night(
+        &base.gate,
+        config,
+        Some(ModelConfig {
+            url: model.url().to_owned(),
+            model: "scripted".into(),
+            ..ModelConfig::default()
+        }),
+    );
+    let summary = night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(summary.items_done, 3, "{summary:?}");
+    // One decision per item, constrained to the tenant's ids, with precedents in the prompt.
+    let requests = requests.lock().unwrap().clone();
+    assert_eq!(requests.len(), 3);
+    for r in &requests {
+        let schema = &r["response_format"]["json_schema"]["schema"];
+        assert!(
+            !schema["properties"]["board_id"]["enum"]
+                .as_array()
+                .unwrap()
+                .is_empty()
+        );
+        assert!(
+            r["messages"][1]["content"]
+                .as_str()
+                .unwrap()
+                .contains("\n1. #")
+        );
+    }
+    let log = events(&base.store);
+    let updates: Vec<&Value> = log
+        .iter()
+        .filter(|e| matches!(e.principal, schemas::event::Principal::Skill { .. }))
+        .filter_map(|e| match &e.event {
+            Event::ActionProposed { action, params, .. } if action == "update" => Some(params),
+            _ => None,
+        })
+        .collect();
+    assert_eq!(
+        updates,
+        [&json!({"id": first, "priority_id": 3})],
+        "only the field that differs from the team's precedent"
+    );
+    assert!(
+        !updates.is_empty(),
+        "the decisions changed something: {:?}",
+        item_finished(&base.store)
+    );
+    for params in updates {
+        let keys: Vec<&String> = params.as_object().unwrap().keys().collect();
+        assert!(
+            keys.iter().all(
+                |k| ["id", "board_id", "type_id", "subtype_id", "priority_id"]
+                    .contains(&k.as_str())
+            ),
+            "an unasked field: {params}"
+        );
+    }
+    let finished = item_finished(&base.store);
+    assert!(finished.values().all(|(outcome, _, calls)| {
+        *outcome == ItemOutcome::Done
+            && calls
+                .last()
+                .is_some_and(|c| c == "tickets_add_note:recorded_for_review")
+    }));
+    assert_eq!(
+        writes(&base.tenant).len(),
+        before_night,
+        "observe sends nothing"
+    );
+}

@@ -119,6 +119,9 @@ pub struct SkillConfig {
     pub boards: Vec<i64>,
     /// Renewal sweep: agreements ending within this many days (default: the skill's).
     pub expiring_days: Option<u32>,
+    /// Triage: the most similar closed tickets shown with each decision (default 6; 0: no
+    /// grounded decisions, the model works the ticket as a conversation).
+    pub precedents: Option<u32>,
 }
 
 /// A built-in skill's schedule when the configuration names none.
@@ -286,6 +289,8 @@ catch_up_minutes = 360
 # schedule = "0 2 * * *"
 # mode = "observe"
 # boards = [1]
+#
+# precedents = 6      # similar closed tickets shown per triage decision; 0 turns it off
 #
 # [skills.msp-renewal-sweep]
 # expiring_days = 90
