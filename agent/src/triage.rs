@@ -76,16 +76,45 @@ impl Taxonomy {
         ids
     }
 
-    /// The JSON Schema of a decision, the valid ids as enums.
+    /// The JSON Schema of a decision for constrained decoding: one alternative per board, so
+    /// the grammar only lets a type and subtype of the chosen board follow it.
     pub fn schema(&self) -> Value {
+        let alternatives: Vec<Value> = self
+            .boards
+            .iter()
+            .map(|b| {
+                let ids = |v: &[(i64, String)]| {
+                    if v.is_empty() {
+                        json!({"type": "null"})
+                    } else {
+                        json!({"type": "integer", "enum": v.iter().map(|(id, _)| *id).collect::<Vec<_>>()})
+                    }
+                };
+                self.decision_object(json!({"const": b.id}), ids(&b.types), ids(&b.subtypes))
+            })
+            .collect();
+        json!({"anyOf": alternatives})
+    }
+
+    /// The same as one object with every valid id (a function's parameters must be an object):
+    /// [`Taxonomy::check`] then holds types and subtypes to their board.
+    pub fn flat_schema(&self) -> Value {
         let ids = |v: Vec<i64>| json!({"type": "integer", "enum": v});
+        self.decision_object(
+            ids(self.boards.iter().map(|b| b.id).collect()),
+            ids(self.all(|b| &b.types)),
+            ids(self.all(|b| &b.subtypes)),
+        )
+    }
+
+    fn decision_object(&self, board: Value, types: Value, subtypes: Value) -> Value {
         json!({
             "type": "object",
             "properties": {
-                "board_id": ids(self.boards.iter().map(|b| b.id).collect()),
-                "type_id": ids(self.all(|b| &b.types)),
-                "subtype_id": ids(self.all(|b| &b.subtypes)),
-                "priority_id": ids(self.priorities.iter().map(|p| p.0).collect()),
+                "board_id": board,
+                "type_id": types,
+                "subtype_id": subtypes,
+                "priority_id": {"type": "integer", "enum": self.priorities.iter().map(|p| p.0).collect::<Vec<_>>()},
                 "plan": {"type": "string", "maxLength": 160},
                 "note": {"type": "string", "maxLength": 400},
             },
@@ -306,7 +335,7 @@ pub async fn decide(
             let tool = json!({"type": "function", "function": {
                 "name": "triage_decision",
                 "description": "Record the triage decision for the new ticket.",
-                "parameters": taxonomy.schema(),
+                "parameters": taxonomy.flat_schema(),
             }});
             let reply = model.chat(&messages, &[tool], None, timeout).await?;
             let args = reply
@@ -349,9 +378,14 @@ mod tests {
     fn the_schema_enumerates_the_valid_ids_and_a_decision_is_checked_against_its_board() {
         let t = taxonomy();
         let s = t.schema();
-        assert_eq!(s["properties"]["board_id"]["enum"], json!([1, 2]));
-        assert_eq!(s["properties"]["subtype_id"]["enum"], json!([100, 200]));
-        assert_eq!(s["additionalProperties"], false);
+        let boards = s["anyOf"].as_array().unwrap();
+        assert_eq!(boards.len(), 2);
+        assert_eq!(boards[1]["properties"]["board_id"]["const"], 2);
+        assert_eq!(boards[1]["properties"]["type_id"]["enum"], json!([20]));
+        assert_eq!(boards[1]["additionalProperties"], false);
+        let flat = t.flat_schema();
+        assert_eq!(flat["properties"]["board_id"]["enum"], json!([1, 2]));
+        assert_eq!(flat["properties"]["subtype_id"]["enum"], json!([100, 200]));
         let ok = parse(
             object_in("```json\n{\"board_id\": 2, \"type_id\": 20, \"subtype_id\": 200, \"priority_id\": 3, \"plan\": \"p\", \"note\": \"n\"}\n```"),
             &t,
