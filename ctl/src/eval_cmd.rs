@@ -147,8 +147,8 @@ pub fn table(b: &Backtest) -> String {
     out.push_str(&format!(
         "{:<22}{:>18}{:>18}\n",
         "seconds per ticket",
-        format!("{:.1}", per(w, w.seconds)),
-        format!("{:.1}", per(o, o.seconds))
+        format!("{:.1}", per(w, w.milliseconds as f64 / 1000.0)),
+        format!("{:.1}", per(o, o.milliseconds as f64 / 1000.0))
     ));
     out
 }

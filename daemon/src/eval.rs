@@ -155,7 +155,7 @@ pub async fn triage(
                 Err(e) if e.is_fatal() => return Err(EvalError::Model(e.to_string())),
                 Err(_) => arm.failed += 1,
             }
-            arm.seconds += started.elapsed().as_secs_f64();
+            arm.milliseconds += started.elapsed().as_millis() as u64;
         }
     }
     drop(index);

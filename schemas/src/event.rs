@@ -633,7 +633,8 @@ pub struct BacktestArm {
     /// Decisions the model could not be asked for (timeouts, errors).
     pub failed: u32,
     pub tokens: TokenUsage,
-    pub seconds: f64,
+    /// Wall time of the decisions, all tickets together.
+    pub milliseconds: u64,
 }
 
 impl BacktestArm {
