@@ -296,7 +296,7 @@ fn print_live(e: &Envelope) {
 
 /// What the night left: the morning feed, replayed from the daemon's log.
 async fn summary(paths: &Paths) -> Result<(), CtlError> {
-    let (events, report) = crate::feed_cmd::load(paths).await?;
+    let (events, report) = crate::feed_cmd::load(paths, &daemon::feed::Filter::default()).await?;
     let feed = daemon::feed::fold(&events, report.as_ref(), &daemon::feed::Filter::default());
     print!(
         "{}",

@@ -89,7 +89,7 @@ pub async fn run(paths: &Paths, args: FeedArgs) -> Result<u8, CtlError> {
             .transpose()?,
         run: args.run,
     };
-    let (events, report) = load(paths).await?;
+    let (events, report) = load(paths, &filter).await?;
     let feed = feed::fold(&events, report.as_ref(), &filter);
     print!("{}", feed::render(&feed, args.format.format()));
     Ok(if feed.anomalies.is_empty() { 0 } else { 2 })
@@ -108,7 +108,7 @@ pub async fn trust(paths: &Paths, args: TrustArgs) -> Result<u8, CtlError> {
             other_reply => return Err(other(format!("unexpected reply: {other_reply:?}"))),
         }
     }
-    let (events, report) = load(paths).await?;
+    let (events, report) = load(paths, &Filter::default()).await?;
     let feed = feed::fold(&events, report.as_ref(), &Filter::default());
     let shown: Vec<_> = feed
         .trust
@@ -135,7 +135,10 @@ pub async fn trust(paths: &Paths, args: TrustArgs) -> Result<u8, CtlError> {
 
 /// The log's events and its verification: through the daemon when it runs, else straight from
 /// the state directory.
-pub async fn load(paths: &Paths) -> Result<(Vec<Envelope>, Option<VerifyReport>), CtlError> {
+pub async fn load(
+    paths: &Paths,
+    filter: &Filter,
+) -> Result<(Vec<Envelope>, Option<VerifyReport>), CtlError> {
     match Client::connect(&paths.control_socket()).await {
         Ok(mut client) => {
             let report = match client.call(&Request::VerifyLog).await? {
@@ -157,11 +160,7 @@ pub async fn load(paths: &Paths) -> Result<(Vec<Envelope>, Option<VerifyReport>)
         }
         Err(CtlError::NotRunning { .. }) => {
             let reader = crate::log_cmd::open_offline(paths)?;
-            let report = reader.verify_all().map_err(other)?;
-            let events = reader
-                .range(0, u64::MAX)
-                .collect::<Result<Vec<_>, _>>()
-                .map_err(other)?;
+            let (events, report) = feed::load(&reader, filter).map_err(other)?;
             Ok((events, Some(report)))
         }
         Err(e) => Err(e),

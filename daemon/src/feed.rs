@@ -564,6 +564,66 @@ fn proposal_mut<'f>(
     }
 }
 
+/// Event types the feed reads from the whole log, whatever the window: what the trust section
+/// folds. Everything else is read only inside the window.
+const WHOLE_LOG: [&str; 4] = [
+    "ConfigLoaded",
+    "ActionProposed",
+    "HumanOutcomeObserved",
+    "BacktestRecorded",
+];
+
+/// The events [`fold`] needs for `filter`, straight from a log directory (`nightjarctl feed`
+/// without a daemon), and the log verified since its checkpoint (`nightjarctl log verify` walks
+/// the whole chain). Before the window only [`WHOLE_LOG`] types are decoded, found by their
+/// canonical prefix without decoding the rest; the window itself is found by a binary search
+/// on the time of events (they are appended in time order).
+pub fn load(
+    reader: &crate::log::Reader,
+    filter: &Filter,
+) -> Result<(Vec<Envelope>, VerifyReport), crate::log::LogError> {
+    let report = reader.verify_since_checkpoint()?;
+    let end = reader.next_seq()?;
+    let at = |seq: u64| -> Result<Option<DateTime<Utc>>, crate::log::LogError> {
+        reader
+            .range(seq, seq + 1)
+            .next()
+            .transpose()
+            .map(|e| e.map(|e| e.ts))
+    };
+    let start = match filter.since {
+        None => 0,
+        Some(since) => {
+            let (mut lo, mut hi) = (0, end);
+            while lo < hi {
+                let mid = lo + (hi - lo) / 2;
+                if at(mid)?.is_some_and(|t| t < since) {
+                    lo = mid + 1;
+                } else {
+                    hi = mid;
+                }
+            }
+            lo
+        }
+    };
+    let mut events = Vec::new();
+    if start > 0 {
+        reader.replay(
+            0,
+            |t| WHOLE_LOG.contains(&t),
+            |e| {
+                if e.seq < start {
+                    events.push(e);
+                }
+            },
+        )?;
+    }
+    for e in reader.range(start, end) {
+        events.push(e?);
+    }
+    Ok((events, report))
+}
+
 /// Output formats.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Format {

@@ -556,3 +556,53 @@ fn the_html_feed_renders_in_headless_chromium_without_console_errors() {
     assert!(inked > 0.03, "the screenshot is nearly blank ({inked})");
     assert!(colours > 16, "the screenshot has {colours} colours");
 }
+
+#[tokio::test]
+async fn a_windowed_load_from_the_state_directory_folds_to_the_same_feed() {
+    use daemon::log::{Options, Reader, Store};
+    let dir = tempfile::tempdir().unwrap();
+    let (log_dir, cp) = (dir.path().join("log"), dir.path().join("cp.json"));
+    let (store, _) = Store::open(&log_dir, &cp, Options::default()).unwrap();
+    let (records, _) = read_fixture();
+    let fixture: Vec<Envelope> = records.iter().map(|r| chain::decode(r).unwrap()).collect();
+    // The fixture's night, appended a second time later: the window is the second night.
+    for (i, e) in fixture.iter().enumerate() {
+        if i == fixture.len() / 2 {
+            tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
+        }
+        store
+            .append(Draft {
+                principal: e.principal.clone(),
+                run_id: e.run_id.clone(),
+                event: e.event.clone(),
+            })
+            .await
+            .unwrap();
+    }
+    store.checkpoint().await.unwrap();
+    store.close().await;
+    drop(store);
+    let reader = Reader::open(&log_dir, &cp, 16 << 20).unwrap();
+    let all: Vec<Envelope> = reader
+        .range(0, u64::MAX)
+        .collect::<Result<_, _>>()
+        .unwrap();
+    let since = all[fixture.len() / 2].ts;
+    for filter in [
+        Filter::default(),
+        Filter {
+            since: Some(since),
+            run: None,
+        },
+    ] {
+        let (loaded, report) = daemon::feed::load(&reader, &filter).unwrap();
+        assert!(report.problem.is_none());
+        if filter.since.is_some() {
+            assert!(loaded.len() < all.len(), "only part of the log decoded");
+        }
+        let windowed = fold(&loaded, Some(&report), &filter);
+        let full = fold(&all, Some(&report), &filter);
+        assert_eq!(windowed, full, "{filter:?}");
+        assert!(!windowed.trust.is_empty());
+    }
+}
