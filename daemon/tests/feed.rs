@@ -583,10 +583,7 @@ async fn a_windowed_load_from_the_state_directory_folds_to_the_same_feed() {
     store.close().await;
     drop(store);
     let reader = Reader::open(&log_dir, &cp, 16 << 20).unwrap();
-    let all: Vec<Envelope> = reader
-        .range(0, u64::MAX)
-        .collect::<Result<_, _>>()
-        .unwrap();
+    let all: Vec<Envelope> = reader.range(0, u64::MAX).collect::<Result<_, _>>().unwrap();
     let since = all[fixture.len() / 2].ts;
     for filter in [
         Filter::default(),

@@ -1025,7 +1025,11 @@ async fn with_the_shops_history_triage_is_one_grounded_decision_that_changes_onl
         // One alternative per board: a type or subtype of another board cannot be decoded.
         let boards = schema["anyOf"].as_array().unwrap();
         assert!(boards.len() > 1);
-        assert!(boards.iter().all(|b| b["properties"]["board_id"]["const"].is_i64()));
+        assert!(
+            boards
+                .iter()
+                .all(|b| b["properties"]["board_id"]["const"].is_i64())
+        );
         assert!(
             r["messages"][1]["content"]
                 .as_str()

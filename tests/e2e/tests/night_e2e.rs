@@ -192,29 +192,41 @@ async fn a_run_killed_mid_item_resumes_without_sending_any_write_twice() {
     assert!(verify.status.success(), "{}", stdout(&verify));
 }
 
-/// The triage skill on a real model. CI sets NIGHTJAR_TEST_MODEL_URL / NIGHTJAR_TEST_MODEL after
-/// `nightjarctl model setup` and `serve`; without them (registries unreachable, or a developer
-/// machine without the model) the test says so and stops.
-#[test]
-fn triage_on_the_real_local_model_is_gated_logged_and_within_budget() {
+/// The real local model CI set up (NIGHTJAR_TEST_MODEL_URL / NIGHTJAR_TEST_MODEL after
+/// `nightjarctl model setup` and `serve`), a sandbox, and the daemon on it with `config`;
+/// `None` (the test says why and stops) without a model: registries unreachable, or a developer
+/// machine without one.
+fn on_the_real_model(test: &str, config: &str) -> Option<(Home, Sandbox, e2e::Daemon, String)> {
     let (Ok(url), Ok(name)) = (
         std::env::var("NIGHTJAR_TEST_MODEL_URL"),
         std::env::var("NIGHTJAR_TEST_MODEL"),
     ) else {
         eprintln!(
-            "SKIPPED triage_on_the_real_local_model: NIGHTJAR_TEST_MODEL_URL / NIGHTJAR_TEST_MODEL are not set \
+            "SKIPPED {test}: NIGHTJAR_TEST_MODEL_URL / NIGHTJAR_TEST_MODEL are not set \
              (`nightjarctl model setup` did not run or could not reach the package registries)"
         );
-        return;
+        return None;
     };
     let home = Home::new();
-    write_config(&home, "[skills.msp-night-triage]\nmode = \"observe\"\n");
+    write_config(&home, config);
     let sandbox = Sandbox::start(&[]);
     let mut env = sandbox.env().to_vec();
     env.push(("NIGHTJAR_MODEL_URL".into(), url));
     env.push(("NIGHTJAR_MODEL".into(), name.clone()));
     let daemon = home.start_daemon_with_env(&[], &env);
     sandbox.clear_journal();
+    Some((home, sandbox, daemon, name))
+}
+
+/// The triage skill on the real local model.
+#[test]
+fn triage_on_the_real_local_model_is_gated_logged_and_within_budget() {
+    let Some((home, sandbox, daemon, name)) = on_the_real_model(
+        "triage_on_the_real_local_model",
+        "[skills.msp-night-triage]\nmode = \"observe\"\n",
+    ) else {
+        return;
+    };
     let started = Instant::now();
     let out = home.ctl(&["run", "msp-night-triage", "--json"]);
     let took = started.elapsed();
@@ -334,23 +346,11 @@ fn skills_list_show_export_and_refuse_a_broken_user_skill() {
 /// invalid id, nothing written upstream.
 #[test]
 fn triage_backtest_on_the_real_local_model_is_better_with_history() {
-    let (Ok(url), Ok(name)) = (
-        std::env::var("NIGHTJAR_TEST_MODEL_URL"),
-        std::env::var("NIGHTJAR_TEST_MODEL"),
-    ) else {
-        eprintln!(
-            "SKIPPED triage_backtest_on_the_real_local_model: NIGHTJAR_TEST_MODEL_URL / NIGHTJAR_TEST_MODEL are not set"
-        );
+    let Some((home, sandbox, daemon, name)) =
+        on_the_real_model("triage_backtest_on_the_real_local_model", "")
+    else {
         return;
     };
-    let home = Home::new();
-    write_config(&home, "");
-    let sandbox = Sandbox::start(&[]);
-    let mut env = sandbox.env().to_vec();
-    env.push(("NIGHTJAR_MODEL_URL".into(), url));
-    env.push(("NIGHTJAR_MODEL".into(), name.clone()));
-    let daemon = home.start_daemon_with_env(&[], &env);
-    sandbox.clear_journal();
     let started = Instant::now();
     let table = home.ctl(&["eval", "triage", "--limit", "20", "--k", "6"]);
     assert!(table.status.success(), "{}", e2e::stderr(&table));
