@@ -146,6 +146,24 @@ impl Daemon {
         );
     }
 
+    /// Waits until the background refresh of the ticket history at start has ended (its reads
+    /// would otherwise land in a sandbox journal a test is about to read).
+    pub fn wait_for_history(&self) {
+        let deadline = Instant::now() + Duration::from_secs(60);
+        while Instant::now() < deadline {
+            let log = self.stderr();
+            if log.contains("ticket history refreshed") || log.contains("history was not refreshed")
+            {
+                return;
+            }
+            std::thread::sleep(Duration::from_millis(50));
+        }
+        panic!(
+            "the ticket history refresh did not end within 60 s:\n{}",
+            self.stderr()
+        );
+    }
+
     pub fn stderr(&self) -> String {
         std::fs::read_to_string(&self.log).unwrap_or_default()
     }

@@ -212,6 +212,7 @@ fn without_confirm_a_write_previews_the_exact_request_and_sends_nothing_with_con
     let ticket = open_ticket(&sandbox);
     let home = Home::new();
     let daemon = home.start_daemon_with_env(&[], sandbox.env());
+    daemon.wait_for_history();
     sandbox.clear_journal();
 
     let preview = update(&home, ticket, 2, false);

@@ -77,7 +77,12 @@ async fn a_run_killed_mid_item_resumes_without_sending_any_write_twice() {
     .await;
 
     let home = Home::new();
-    write_config(&home, "[skills.msp-night-triage]\nmode = \"enforce\"\n");
+    // The conversation loop's resume (no grounded decisions: those are one call, nothing to
+    // cut off mid-item).
+    write_config(
+        &home,
+        "[skills.msp-night-triage]\nmode = \"enforce\"\nprecedents = 0\n",
+    );
     let sandbox = Sandbox::start(&[]);
     let mut env = sandbox.env().to_vec();
     env.push(("NIGHTJAR_MODEL_URL".into(), model.url().to_owned()));
