@@ -110,11 +110,7 @@ pub async fn trust(paths: &Paths, args: TrustArgs) -> Result<u8, CtlError> {
     }
     let (events, report) = load(paths, &Filter::default()).await?;
     let feed = feed::fold(&events, report.as_ref(), &Filter::default());
-    let shown: Vec<_> = feed
-        .trust
-        .iter()
-        .filter(|t| args.skill.as_deref().is_none_or(|s| s == t.skill))
-        .collect();
+    let shown = feed.trust_of(args.skill.as_deref());
     if shown.is_empty() {
         eprintln!(
             "no observe-mode proposals{} in the log yet: run a skill in observe mode, and let your team work the tickets",

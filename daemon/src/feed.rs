@@ -832,6 +832,16 @@ fn text(feed: &Feed, colour: bool, width: usize) -> String {
     out
 }
 
+impl Feed {
+    /// The trust of every skill, or of one.
+    pub fn trust_of(&self, skill: Option<&str>) -> Vec<&SkillTrust> {
+        self.trust
+            .iter()
+            .filter(|t| skill.is_none_or(|s| s == t.skill))
+            .collect()
+    }
+}
+
 /// The trust section as terminal lines (all skills, or one).
 fn trust_text(feed: &Feed, skill: Option<&str>, colour: bool) -> Vec<String> {
     let paint = |code: &str, s: &str| {
@@ -841,11 +851,7 @@ fn trust_text(feed: &Feed, skill: Option<&str>, colour: bool) -> Vec<String> {
             s.to_owned()
         }
     };
-    let shown: Vec<&SkillTrust> = feed
-        .trust
-        .iter()
-        .filter(|t| skill.is_none_or(|s| s == t.skill))
-        .collect();
+    let shown = feed.trust_of(skill);
     if shown.is_empty() {
         return Vec::new();
     }
@@ -875,11 +881,7 @@ fn trust_text(feed: &Feed, skill: Option<&str>, colour: bool) -> Vec<String> {
 
 fn trust_markdown(feed: &Feed, skill: Option<&str>) -> String {
     let mut out = String::new();
-    let shown: Vec<&SkillTrust> = feed
-        .trust
-        .iter()
-        .filter(|t| skill.is_none_or(|s| s == t.skill))
-        .collect();
+    let shown = feed.trust_of(skill);
     if shown.is_empty() {
         return out;
     }
@@ -922,11 +924,7 @@ fn trust_markdown(feed: &Feed, skill: Option<&str>) -> String {
 
 fn trust_html(feed: &Feed, skill: Option<&str>) -> String {
     let mut out = String::new();
-    let shown: Vec<&SkillTrust> = feed
-        .trust
-        .iter()
-        .filter(|t| skill.is_none_or(|s| s == t.skill))
-        .collect();
+    let shown = feed.trust_of(skill);
     if shown.is_empty() {
         return out;
     }
@@ -984,11 +982,7 @@ fn trust_html(feed: &Feed, skill: Option<&str>) -> String {
 pub fn render_trust(feed: &Feed, format: Format, skill: Option<&str>) -> String {
     match format {
         Format::Json => {
-            let shown: Vec<&SkillTrust> = feed
-                .trust
-                .iter()
-                .filter(|t| skill.is_none_or(|s| s == t.skill))
-                .collect();
+            let shown = feed.trust_of(skill);
             serde_json::to_string_pretty(&serde_json::json!({
                 "criteria": feed.criteria,
                 "skills": shown,
