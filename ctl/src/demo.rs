@@ -296,8 +296,12 @@ fn print_live(e: &Envelope) {
 
 /// What the night left: the morning feed, replayed from the daemon's log.
 async fn summary(paths: &Paths) -> Result<(), CtlError> {
-    let (events, report) = crate::feed_cmd::load(paths, &daemon::feed::Filter::default()).await?;
-    let feed = daemon::feed::fold(&events, report.as_ref(), &daemon::feed::Filter::default());
+    let whole_log = daemon::feed::Window {
+        all: true,
+        ..daemon::feed::Window::default()
+    };
+    let (events, basis) = crate::feed_cmd::load(paths, &whole_log).await?;
+    let feed = daemon::feed::fold_window(&events, &basis);
     print!(
         "{}",
         daemon::feed::render(&feed, crate::feed_cmd::terminal())

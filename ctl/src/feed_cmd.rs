@@ -1,14 +1,14 @@
 //! `nightjarctl feed`: the log replayed into the morning feed (through the daemon when it runs,
-//! straight from the state directory when it does not). The replay itself is
-//! `daemon::feed::fold`, a pure function of the log.
+//! straight from the state directory when it does not). What is read is `daemon::feed::load`
+//! either way; the replay itself is `daemon::feed::fold_window`, a pure function of the log.
 
 use std::io::IsTerminal;
 
 use chrono::{DateTime, Utc};
 use clap::ValueEnum;
-use daemon::feed::{self, Filter, Format};
+use daemon::feed::{self, Format, Window};
 use daemon::paths::Paths;
-use schemas::control::{Request, Response, VerifyReport};
+use schemas::control::{FeedBasis, Request, Response};
 use schemas::event::Envelope;
 
 use crate::client::{Client, CtlError};
@@ -24,11 +24,15 @@ pub enum FeedFormat {
 #[derive(Debug, clap::Args)]
 pub struct FeedArgs {
     /// Only events since this time: RFC 3339 (`2026-12-01T18:00:00Z`) or an age (`12h`, `7d`).
-    #[arg(long, value_name = "TIME")]
+    /// Without `--since`, `--run` or `--all`: the 24 hours up to the log's newest event.
+    #[arg(long, value_name = "TIME", conflicts_with = "all")]
     pub since: Option<String>,
     /// Only this run.
-    #[arg(long, value_name = "RUN")]
+    #[arg(long, value_name = "RUN", conflicts_with = "all")]
     pub run: Option<String>,
+    /// The whole log.
+    #[arg(long)]
+    pub all: bool,
     #[arg(long, value_enum, default_value = "text")]
     pub format: FeedFormat,
 }
@@ -81,16 +85,17 @@ fn since(text: &str, now: DateTime<Utc>) -> Result<DateTime<Utc>, CtlError> {
 }
 
 pub async fn run(paths: &Paths, args: FeedArgs) -> Result<u8, CtlError> {
-    let filter = Filter {
+    let window = Window {
         since: args
             .since
             .as_deref()
             .map(|s| since(s, Utc::now()))
             .transpose()?,
         run: args.run,
+        all: args.all,
     };
-    let (events, report) = load(paths, &filter).await?;
-    let feed = feed::fold(&events, report.as_ref(), &filter);
+    let (events, basis) = load(paths, &window).await?;
+    let feed = feed::fold_window(&events, &basis);
     print!("{}", feed::render(&feed, args.format.format()));
     Ok(if feed.anomalies.is_empty() { 0 } else { 2 })
 }
@@ -108,8 +113,8 @@ pub async fn trust(paths: &Paths, args: TrustArgs) -> Result<u8, CtlError> {
             other_reply => return Err(other(format!("unexpected reply: {other_reply:?}"))),
         }
     }
-    let (events, report) = load(paths, &Filter::default()).await?;
-    let feed = feed::fold(&events, report.as_ref(), &Filter::default());
+    let (events, basis) = load(paths, &Window::default()).await?;
+    let feed = feed::fold_window(&events, &basis);
     let shown = feed.trust_of(args.skill.as_deref());
     if shown.is_empty() {
         eprintln!(
@@ -129,35 +134,32 @@ pub async fn trust(paths: &Paths, args: TrustArgs) -> Result<u8, CtlError> {
     Ok(if ready { 0 } else { 3 })
 }
 
-/// The log's events and its verification: through the daemon when it runs, else straight from
-/// the state directory.
-pub async fn load(
-    paths: &Paths,
-    filter: &Filter,
-) -> Result<(Vec<Envelope>, Option<VerifyReport>), CtlError> {
+/// The events of the feed's window and what it folds beside them ([`feed::load`]): through
+/// the daemon when it runs, else straight from the state directory.
+pub async fn load(paths: &Paths, window: &Window) -> Result<(Vec<Envelope>, FeedBasis), CtlError> {
     match Client::connect(&paths.control_socket()).await {
         Ok(mut client) => {
-            let report = match client.call(&Request::VerifyLog).await? {
-                Response::Verify(r) => Some(r),
-                _ => None,
-            };
             client
-                .send(&Request::Tail {
-                    from: Some(0),
-                    last: None,
-                    follow: false,
+                .send(&Request::Feed {
+                    since: window.since,
+                    run: window.run.clone(),
+                    all: window.all,
                 })
                 .await?;
             let mut events: Vec<Envelope> = Vec::new();
-            while let Some(Response::Event(e)) = client.next().await? {
-                events.push(*e);
+            loop {
+                match client.next().await? {
+                    Some(Response::Event(e)) => events.push(*e),
+                    Some(Response::FeedBasis(basis)) => return Ok((events, *basis)),
+                    Some(Response::Error(e)) => return Err(other(e.message)),
+                    Some(reply) => return Err(other(format!("unexpected reply: {reply:?}"))),
+                    None => return Err(other("the daemon closed the connection mid-feed")),
+                }
             }
-            Ok((events, report))
         }
         Err(CtlError::NotRunning { .. }) => {
             let reader = crate::log_cmd::open_offline(paths)?;
-            let (events, report) = feed::load(&reader, filter).map_err(other)?;
-            Ok((events, Some(report)))
+            feed::load(&reader, window).map_err(other)
         }
         Err(e) => Err(e),
     }

@@ -353,6 +353,30 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
                 };
                 write_line(&mut out, &response).await?;
             }
+            Request::Feed { since, run, all } => {
+                let store = ctx.store.clone();
+                let window = crate::feed::Window { since, run, all };
+                let loaded = tokio::task::spawn_blocking(move || {
+                    crate::feed::load_until(store.reader(), &window, store.len())
+                })
+                .await;
+                match loaded {
+                    Ok(Ok((events, basis))) => {
+                        for envelope in events {
+                            write_line(&mut out, &Response::Event(Box::new(envelope))).await?;
+                        }
+                        write_line(&mut out, &Response::FeedBasis(Box::new(basis))).await?;
+                    }
+                    Ok(Err(e)) => {
+                        write_line(&mut out, &error(ControlErrorKind::Internal, e.to_string()))
+                            .await?
+                    }
+                    Err(e) => {
+                        write_line(&mut out, &error(ControlErrorKind::Internal, e.to_string()))
+                            .await?
+                    }
+                }
+            }
             Request::TrustRefresh => {
                 let response = match crate::shadow::refresh(&ctx.gate, Utc::now()).await {
                     Ok(r) => Response::TrustRefreshed(r),

@@ -14,11 +14,12 @@ use std::fmt::Write as _;
 
 use chrono::{DateTime, Utc};
 use schemas::config::TrustCriteria;
-use schemas::control::VerifyReport;
+use schemas::control::{FeedBasis, VerifyReport};
 use schemas::event::{
     Disposition, Envelope, Event, ItemOutcome, Mode, Principal, RunOutcome, TokenUsage,
     VerdictRejection,
 };
+use schemas::projection::TrustTally;
 use serde::Serialize;
 
 pub use trust::{ClassTrust, CriticalMiss, SkillTrust};
@@ -28,7 +29,7 @@ pub use trust::{ClassTrust, CriticalMiss, SkillTrust};
 pub struct Filter {
     /// Only events at or after this time.
     pub since: Option<DateTime<Utc>>,
-    /// Only this run (and nothing interactive).
+    /// Only this run, from its `RunStarted` on (and nothing interactive).
     pub run: Option<String>,
 }
 
@@ -149,12 +150,37 @@ fn verdict_refusal_is_anomalous(reason: VerdictRejection) -> bool {
     )
 }
 
-/// Folds `events` (in seq order) into a feed. `report` is the log's verification, whose problem
-/// (if any) heads the anomalies.
+/// Folds `events` (the whole log, in seq order) into a feed. `report` is the log's
+/// verification, whose problem (if any) heads the anomalies. This is the feed's definition;
+/// [`fold_window`] gives the same feed from a window and a [`FeedBasis`].
 pub fn fold<'a>(
     events: impl IntoIterator<Item = &'a Envelope>,
     report: Option<&VerifyReport>,
     filter: &Filter,
+) -> Feed {
+    fold_inner(events, report, filter, None)
+}
+
+/// The feed of what [`load`] read: the events of a window (everything from its first seq on)
+/// and the trust tally of the whole log.
+pub fn fold_window(events: &[Envelope], basis: &FeedBasis) -> Feed {
+    let filter = Filter {
+        since: basis.since,
+        run: basis.run.clone(),
+    };
+    fold_inner(
+        events,
+        Some(&basis.report),
+        &filter,
+        Some((basis.trust.clone(), basis.last)),
+    )
+}
+
+fn fold_inner<'a>(
+    events: impl IntoIterator<Item = &'a Envelope>,
+    report: Option<&VerifyReport>,
+    filter: &Filter,
+    whole_log: Option<(TrustTally, Option<DateTime<Utc>>)>,
 ) -> Feed {
     let mut feed = Feed {
         events: 0,
@@ -167,7 +193,8 @@ pub fn fold<'a>(
         criteria: TrustCriteria::default(),
         trust: Vec::new(),
     };
-    let mut trust = trust::TrustFold::default();
+    let mut tally = TrustTally::default();
+    let mut last = None;
     if let Some(problem) = report.and_then(|r| r.problem.as_ref()) {
         feed.anomalies.push(Anomaly {
             kind: "chain_break".into(),
@@ -181,11 +208,24 @@ pub fn fold<'a>(
     let mut calls: BTreeMap<String, String> = BTreeMap::new(); // call id -> proposal id
     let mut checkpointed_after_run: Vec<(usize, bool)> = Vec::new();
     let mut seen_checkpoint = false;
+    let mut run_started = false;
 
     for e in events {
-        trust.see(e);
+        if whole_log.is_none() {
+            tally.apply(e);
+        }
+        last = Some(e.ts);
         if filter.since.is_some_and(|s| e.ts < s) {
             continue;
+        }
+        if let Some(run) = &filter.run {
+            // A run's feed starts at its RunStarted.
+            if !run_started {
+                match &e.event {
+                    Event::RunStarted { run_id, .. } if run_id == run => run_started = true,
+                    _ => continue,
+                }
+            }
         }
         if let Some(run) = &filter.run
             && e.run_id.as_deref() != Some(run.as_str())
@@ -534,7 +574,8 @@ pub fn fold<'a>(
         .cloned()
         .collect();
     feed.pending.sort_by_key(|p| p.seq);
-    (feed.criteria, feed.trust) = trust.finish();
+    let (tally, last) = whole_log.unwrap_or((tally, last));
+    (feed.criteria, feed.trust) = trust::judge(tally, last);
     feed
 }
 
@@ -564,64 +605,115 @@ fn proposal_mut<'f>(
     }
 }
 
-/// Event types the feed reads from the whole log, whatever the window: what the trust section
-/// folds. Everything else is read only inside the window.
-const WHOLE_LOG: [&str; 4] = [
-    "ConfigLoaded",
-    "ActionProposed",
-    "HumanOutcomeObserved",
-    "BacktestRecorded",
-];
+/// Which part of the log a feed shows.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+pub struct Window {
+    /// Events at or after this time.
+    pub since: Option<DateTime<Utc>>,
+    /// Only this run.
+    pub run: Option<String>,
+    /// The whole log. With none of the three, the 24 hours up to the log's newest event: last
+    /// night, found from the log alone.
+    pub all: bool,
+}
 
-/// The events [`fold`] needs for `filter`, straight from a log directory (`nightjarctl feed`
-/// without a daemon), and the log verified since its checkpoint (`nightjarctl log verify` walks
-/// the whole chain). Before the window only [`WHOLE_LOG`] types are decoded, found by their
-/// canonical prefix without decoding the rest; the window itself is found by a binary search
-/// on the time of events (they are appended in time order).
+/// The default window: this long before the log's newest event.
+pub const DEFAULT_WINDOW_HOURS: i64 = 24;
+
+/// What [`fold_window`] needs for `window`, straight from a log (`nightjarctl feed` without a
+/// daemon, or the daemon answering `Request::Feed`): the events from the window's first seq to
+/// the end, and a [`FeedBasis`] with the trust tally of the whole log. Nothing before the window
+/// is decoded: the tally starts from the projection snapshot of the newest checkpoint (when it
+/// matches the stored event it names), and only the trust events after the snapshot and before
+/// the window are decoded, found by their canonical prefix. The window's first seq is found by a
+/// binary search on event time (events are appended in time order), or from the run's start.
+/// The log is verified since its checkpoint (`nightjarctl log verify` walks the whole chain).
 pub fn load(
     reader: &crate::log::Reader,
-    filter: &Filter,
-) -> Result<(Vec<Envelope>, VerifyReport), crate::log::LogError> {
+    window: &Window,
+) -> Result<(Vec<Envelope>, FeedBasis), crate::log::LogError> {
+    load_until(reader, window, reader.next_seq()?)
+}
+
+/// [`load`] of the events before `end` (the daemon passes its durable head).
+pub fn load_until(
+    reader: &crate::log::Reader,
+    window: &Window,
+    end: u64,
+) -> Result<(Vec<Envelope>, FeedBasis), crate::log::LogError> {
     let report = reader.verify_since_checkpoint()?;
-    let end = reader.next_seq()?;
-    let at = |seq: u64| -> Result<Option<DateTime<Utc>>, crate::log::LogError> {
-        reader
-            .range(seq, seq + 1)
-            .next()
-            .transpose()
-            .map(|e| e.map(|e| e.ts))
+    let snapshot = reader.snapshot().filter(|s| s.seq < end);
+    let last = match end.checked_sub(1) {
+        Some(seq) => reader.range(seq, end).next().transpose()?.map(|e| e.ts),
+        None => None,
     };
-    let start = match filter.since {
+    let since = match (window.all, window.since, &window.run) {
+        (true, ..) => None,
+        (false, Some(since), _) => Some(since),
+        (false, None, Some(_)) => None,
+        (false, None, None) => last.map(|l| l - chrono::Duration::hours(DEFAULT_WINDOW_HOURS)),
+    };
+    let run = if window.all { None } else { window.run.clone() };
+    let by_time = match since {
         None => 0,
-        Some(since) => {
-            let (mut lo, mut hi) = (0, end);
-            while lo < hi {
-                let mid = lo + (hi - lo) / 2;
-                if at(mid)?.is_some_and(|t| t < since) {
-                    lo = mid + 1;
-                } else {
-                    hi = mid;
-                }
-            }
-            lo
-        }
+        Some(since) => first_at_or_after(reader, since, end)?,
     };
+    // A run starts at its RunStarted: known to the snapshot, else after it.
+    let by_run = match (&run, &snapshot) {
+        (Some(run), Some(s)) => s
+            .projections
+            .runs
+            .get(run)
+            .map_or(s.seq + 1, |r| r.started_seq),
+        _ => 0,
+    };
+    let start = by_time.max(by_run);
+    let (mut trust, tally_from) = match snapshot {
+        Some(s) => (s.projections.trust, s.seq + 1),
+        None => (TrustTally::default(), 0),
+    };
+    if tally_from < start {
+        reader.replay_range(tally_from, start, TrustTally::wants, |e| trust.apply(&e))?;
+    }
     let mut events = Vec::new();
-    if start > 0 {
-        reader.replay(
-            0,
-            |t| WHOLE_LOG.contains(&t),
-            |e| {
-                if e.seq < start {
-                    events.push(e);
-                }
-            },
-        )?;
-    }
     for e in reader.range(start, end) {
-        events.push(e?);
+        let e = e?;
+        if e.seq >= tally_from {
+            trust.apply(&e);
+        }
+        events.push(e);
     }
-    Ok((events, report))
+    let basis = FeedBasis {
+        since,
+        run,
+        trust,
+        last,
+        report,
+    };
+    Ok((events, basis))
+}
+
+/// The first seq before `end` whose event is at or after `since` (`end` if none is).
+fn first_at_or_after(
+    reader: &crate::log::Reader,
+    since: DateTime<Utc>,
+    end: u64,
+) -> Result<u64, crate::log::LogError> {
+    let (mut lo, mut hi) = (0, end);
+    while lo < hi {
+        let mid = lo + (hi - lo) / 2;
+        let before = reader
+            .range(mid, mid + 1)
+            .next()
+            .transpose()?
+            .is_some_and(|e| e.ts < since);
+        if before {
+            lo = mid + 1;
+        } else {
+            hi = mid;
+        }
+    }
+    Ok(lo)
 }
 
 /// Output formats.

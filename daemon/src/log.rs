@@ -21,7 +21,7 @@ use std::sync::{Arc, Mutex};
 use chrono::Utc;
 use schemas::control::{LogStatus, VerifyReport};
 use schemas::event::{Checkpoint, Envelope, Event, GENESIS_HASH, Principal};
-use schemas::projection::{Projections, Snapshot};
+use schemas::projection::{Projections, SNAPSHOT_VERSION, Snapshot};
 use tokio::sync::{broadcast, mpsc, oneshot};
 
 pub use chain::{Draft, Start};
@@ -115,6 +115,31 @@ impl Reader {
         Ok(checkpoint::read(&self.checkpoint_path)?)
     }
 
+    /// Where the projection snapshot of the newest checkpoint is kept.
+    pub fn snapshot_path(&self) -> PathBuf {
+        self.checkpoint_path.with_file_name("projections.json")
+    }
+
+    /// The projection snapshot, when it is of this version and matches the stored event it
+    /// names; `None` otherwise (missing, unreadable, stale or forged: the caller folds from the
+    /// start instead).
+    pub fn snapshot(&self) -> Option<Snapshot> {
+        let snapshot = match checkpoint::read_snapshot(&self.snapshot_path()) {
+            Ok(s) => s?,
+            Err(e) => {
+                tracing::warn!(error = %e, "ignoring an unreadable projection snapshot");
+                return None;
+            }
+        };
+        let matches = snapshot.version == SNAPSHOT_VERSION
+            && self
+                .range(snapshot.seq, snapshot.seq + 1)
+                .next()
+                .and_then(Result::ok)
+                .is_some_and(|e| e.hash == snapshot.head_hash);
+        matches.then_some(snapshot)
+    }
+
     /// Verify from `start` to the end, against the newest checkpoint.
     pub fn verify(&self, start: &Start) -> Result<VerifyReport, LogError> {
         let checkpoint = self.checkpoint()?;
@@ -173,10 +198,21 @@ impl Reader {
         &self,
         from: u64,
         wanted: impl Fn(&str) -> bool,
+        f: impl FnMut(Envelope),
+    ) -> Result<u64, LogError> {
+        self.replay_range(from, u64::MAX, wanted, f)
+    }
+
+    /// [`Reader::replay`] of the events before `until`.
+    pub fn replay_range(
+        &self,
+        from: u64,
+        until: u64,
+        wanted: impl Fn(&str) -> bool,
         mut f: impl FnMut(Envelope),
     ) -> Result<u64, LogError> {
         let mut decoded = 0;
-        for item in self.events.range(from.to_be_bytes()..) {
+        for item in self.events.range(from.to_be_bytes()..until.to_be_bytes()) {
             let (key, value) = item?;
             if let Some(event_type) = chain::peek_event_type(&value)
                 && !wanted(event_type)
@@ -293,8 +329,8 @@ impl Store {
             Err(_) => report.head_hash.clone(),
         };
         let last_checkpoint = reader.checkpoint()?;
-        let snapshot_path = checkpoint_path.with_file_name("projections.json");
-        let projections = rebuild_projections(&reader, &snapshot_path)?;
+        let snapshot_path = reader.snapshot_path();
+        let projections = rebuild_projections(&reader)?;
         let (feed, _) = broadcast::channel(4096);
         let shared = Arc::new(Shared {
             reader,
@@ -376,6 +412,12 @@ impl Store {
         self.shared.reader.range(from, until.min(self.len()))
     }
 
+    /// Read access to the stored log (what `nightjarctl feed` reads when no daemon runs).
+    /// Readers must not look past [`Store::len`].
+    pub fn reader(&self) -> &Reader {
+        &self.shared.reader
+    }
+
     /// The projections as of the newest durable event.
     pub fn projections(&self) -> Projections {
         lock(&self.shared.projections).clone()
@@ -409,23 +451,9 @@ impl Store {
 
 /// Projections at the end of the stored log: from the snapshot when it matches the stored event it
 /// names, then folding only the events after it (skipping types no projection needs).
-fn rebuild_projections(reader: &Reader, snapshot_path: &Path) -> Result<Projections, LogError> {
+fn rebuild_projections(reader: &Reader) -> Result<Projections, LogError> {
     let started = std::time::Instant::now();
-    let snapshot = match checkpoint::read_snapshot(snapshot_path) {
-        Ok(s) => s,
-        Err(e) => {
-            tracing::warn!(error = %e, "ignoring an unreadable projection snapshot; replaying the whole log");
-            None
-        }
-    };
-    let usable = snapshot.filter(|s| {
-        reader
-            .range(s.seq, s.seq + 1)
-            .next()
-            .and_then(Result::ok)
-            .is_some_and(|e| e.hash == s.head_hash)
-    });
-    let (mut projections, from) = match usable {
+    let (mut projections, from) = match reader.snapshot() {
         Some(s) => (s.projections, s.seq + 1),
         None => (Projections::default(), 0),
     };
@@ -558,6 +586,7 @@ impl Writer {
         };
         checkpoint::write(&self.shared.reader.checkpoint_path, &checkpoint)?;
         let snapshot = Snapshot {
+            version: SNAPSHOT_VERSION,
             seq: checkpoint.seq,
             head_hash: checkpoint.head_hash.clone(),
             projections: lock(&self.shared.projections).clone(),
@@ -725,6 +754,15 @@ mod tests {
             live,
             "a mismatching snapshot is ignored"
         );
+        store.close().await;
+        drop(store);
+        // So is a snapshot of another version, even at the right event.
+        let mut old = snapshot.clone();
+        old.version = SNAPSHOT_VERSION - 1;
+        old.projections.pending.clear();
+        checkpoint::write_snapshot(&dir.path().join("projections.json"), &old).unwrap();
+        let (store, _) = open(dir.path(), Options::default());
+        assert_eq!(store.projections(), live, "an older snapshot is ignored");
         store.close().await;
     }
 

@@ -117,17 +117,17 @@ pub fn compare(
         .collect()
 }
 
-/// JSON equality that takes `3` and `3.0` as the same number.
-pub fn same(a: &Value, b: &Value) -> bool {
-    match (a.as_f64(), b.as_f64()) {
-        (Some(x), Some(y)) => x == y,
-        _ => a == b,
-    }
-}
+/// JSON equality that takes `3` and `3.0` as the same number (shared with the trust tally).
+pub use schemas::projection::same;
+
+/// One refresh at a time (a night run's and `nightjarctl trust --refresh` could otherwise both
+/// observe the same proposal).
+static REFRESH: tokio::sync::Mutex<()> = tokio::sync::Mutex::const_new(());
 
 /// Re-reads the awaited records and logs what humans did to them. A record that cannot be read
 /// now is left for the next refresh; only a log failure is an error.
 pub async fn refresh(gate: &Gate, now: DateTime<Utc>) -> Result<ShadowRefresh, LogError> {
+    let _one_at_a_time = REFRESH.lock().await;
     let store = gate.store();
     let mut awaiting: Vec<_> = store
         .projections()
@@ -148,6 +148,8 @@ pub async fn refresh(gate: &Gate, now: DateTime<Utc>) -> Result<ShadowRefresh, L
         };
         let Event::ActionProposed {
             proposal_id,
+            tool,
+            action,
             params,
             request,
             effect,
@@ -177,8 +179,9 @@ pub async fn refresh(gate: &Gate, now: DateTime<Utc>) -> Result<ShadowRefresh, L
             continue;
         }
         report.observed += 1;
+        let class = format!("{tool}.{action}");
         for o in outcomes {
-            append(gate, proposal_id, &awaited.skill, &record, o).await?;
+            append(gate, proposal_id, &awaited.skill, &class, &record, o).await?;
             report.fields += 1;
         }
     }
@@ -210,6 +213,7 @@ async fn append(
     gate: &Gate,
     proposal_id: &str,
     skill: &str,
+    class: &str,
     record: &RecordRef,
     o: FieldOutcome,
 ) -> Result<(), LogError> {
@@ -218,6 +222,7 @@ async fn append(
         .append_system(Event::HumanOutcomeObserved {
             proposal_id: proposal_id.to_owned(),
             skill: skill.to_owned(),
+            class: Some(class.to_owned()),
             record: record.clone(),
             field: o.field,
             before: o.before.map(redact),

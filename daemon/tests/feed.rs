@@ -559,15 +559,19 @@ fn the_html_feed_renders_in_headless_chromium_without_console_errors() {
 
 #[tokio::test]
 async fn a_windowed_load_from_the_state_directory_folds_to_the_same_feed() {
+    use daemon::feed::{Window, fold_window, load};
     use daemon::log::{Options, Reader, Store};
     let dir = tempfile::tempdir().unwrap();
     let (log_dir, cp) = (dir.path().join("log"), dir.path().join("cp.json"));
     let (store, _) = Store::open(&log_dir, &cp, Options::default()).unwrap();
     let (records, _) = read_fixture();
     let fixture: Vec<Envelope> = records.iter().map(|r| chain::decode(r).unwrap()).collect();
-    // The fixture's night, appended a second time later: the window is the second night.
+    // The fixture's night with a checkpoint (and its projection snapshot) half way, then a pause:
+    // windows start before the snapshot, after it, and at a run the snapshot does not know yet.
+    let half = fixture.len() / 2;
     for (i, e) in fixture.iter().enumerate() {
-        if i == fixture.len() / 2 {
+        if i == half {
+            store.checkpoint().await.unwrap();
             tokio::time::sleep(std::time::Duration::from_millis(1100)).await;
         }
         store
@@ -579,27 +583,69 @@ async fn a_windowed_load_from_the_state_directory_folds_to_the_same_feed() {
             .await
             .unwrap();
     }
-    store.checkpoint().await.unwrap();
     store.close().await;
     drop(store);
     let reader = Reader::open(&log_dir, &cp, 16 << 20).unwrap();
     let all: Vec<Envelope> = reader.range(0, u64::MAX).collect::<Result<_, _>>().unwrap();
-    let since = all[fixture.len() / 2].ts;
-    for filter in [
-        Filter::default(),
-        Filter {
-            since: Some(since),
-            run: None,
+    let snapshot = reader.snapshot().expect("the half-way snapshot is used");
+    assert_eq!(snapshot.seq, half as u64);
+    let runs: Vec<(String, u64)> = all
+        .iter()
+        .filter_map(|e| match &e.event {
+            Event::RunStarted { run_id, .. } => Some((run_id.clone(), e.seq)),
+            _ => None,
+        })
+        .collect();
+    assert!(runs.iter().any(|(_, seq)| *seq < snapshot.seq));
+    assert!(runs.iter().any(|(_, seq)| *seq > snapshot.seq));
+    let mut windows = vec![
+        Window::default(),
+        Window {
+            all: true,
+            ..Window::default()
         },
-    ] {
-        let (loaded, report) = daemon::feed::load(&reader, &filter).unwrap();
-        assert!(report.problem.is_none());
-        if filter.since.is_some() {
-            assert!(loaded.len() < all.len(), "only part of the log decoded");
+        Window {
+            since: Some(all[half + 1].ts),
+            ..Window::default()
+        },
+        Window {
+            since: Some(all[1].ts),
+            ..Window::default()
+        },
+    ];
+    windows.extend(runs.iter().map(|(run, _)| Window {
+        run: Some(run.clone()),
+        ..Window::default()
+    }));
+    for with_snapshot in [true, false] {
+        if !with_snapshot {
+            std::fs::remove_file(reader.snapshot_path()).unwrap();
+            assert!(reader.snapshot().is_none());
         }
-        let windowed = fold(&loaded, Some(&report), &filter);
-        let full = fold(&all, Some(&report), &filter);
-        assert_eq!(windowed, full, "{filter:?}");
-        assert!(!windowed.trust.is_empty());
+        for window in &windows {
+            let (loaded, basis) = load(&reader, window).unwrap();
+            assert!(basis.report.problem.is_none());
+            let filter = Filter {
+                since: basis.since,
+                run: basis.run.clone(),
+            };
+            if window.since.is_some_and(|t| t > all[half].ts)
+                || (with_snapshot && window.run.as_ref().is_some_and(|r| r != &runs[0].0))
+            {
+                assert!(loaded.len() < all.len(), "only part of the log decoded");
+            }
+            let windowed = fold_window(&loaded, &basis);
+            let full = fold(&all, Some(&basis.report), &filter);
+            assert_eq!(windowed, full, "{window:?}, snapshot {with_snapshot}");
+            assert!(!windowed.trust.is_empty());
+            assert!(windowed.trust.iter().any(|t| t.observations > 0));
+        }
     }
+    // The default window is the 24 hours up to the newest event: here, the whole log.
+    let (loaded, basis) = load(&reader, &Window::default()).unwrap();
+    assert_eq!(loaded.len(), all.len());
+    assert_eq!(
+        basis.since,
+        Some(all.last().unwrap().ts - chrono::Duration::hours(24))
+    );
 }

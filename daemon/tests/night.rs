@@ -964,6 +964,14 @@ async fn shadow_metrics_count_what_humans_did_after_an_observe_night() {
         ready,
         [("msp-night-triage", true), ("msp-weekly-prebilling", false)]
     );
+    // The daemon keeps the same tally live in its projections (and so in every snapshot), which
+    // is what lets the feed skip the log before its window.
+    let mut tally = schemas::projection::TrustTally::default();
+    for e in &events(&w.base.store) {
+        tally.apply(e);
+    }
+    assert_eq!(w.base.store.projections().trust, tally);
+    assert_eq!(tally.skills[TRIAGE].acted_on.len(), 4);
 }
 
 #[tokio::test]

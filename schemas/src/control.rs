@@ -86,6 +86,20 @@ pub enum Request {
     /// Re-read the records observe-mode proposals touched and log what humans did to them
     /// (`nightjarctl trust --refresh`).
     TrustRefresh,
+    /// The events of a feed window and what the feed folds beside them (`nightjarctl feed`,
+    /// `nightjarctl trust`): zero or more `Event`s, then one `FeedBasis`. With nothing given,
+    /// the window is the 24 hours up to the log's newest event.
+    Feed {
+        /// Events at or after this time.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        since: Option<DateTime<Utc>>,
+        /// Only this run.
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        run: Option<String>,
+        /// The whole log.
+        #[serde(default)]
+        all: bool,
+    },
     /// The triage backtest over closed tickets (`nightjarctl eval triage`); reads only.
     EvalTriage {
         since_days: u32,
@@ -95,6 +109,24 @@ pub enum Request {
         #[serde(default, skip_serializing_if = "Option::is_none")]
         model: Option<String>,
     },
+}
+
+/// What the morning feed folds beside the events of its window.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct FeedBasis {
+    /// The window as resolved: events before `since` are not shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub since: Option<DateTime<Utc>>,
+    /// Only this run is shown.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub run: Option<String>,
+    /// Shadow metrics over the whole log, whatever the window.
+    pub trust: crate::projection::TrustTally,
+    /// Time of the log's newest event, where the trust window ends.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub last: Option<DateTime<Utc>>,
+    /// The log verified since its checkpoint.
+    pub report: VerifyReport,
 }
 
 /// What one shadow-metrics refresh did.
@@ -149,7 +181,8 @@ pub struct ScheduleEntry {
 }
 
 /// A response line. A request gets exactly one response, except `Tail`, which gets zero or more
-/// `Event`s followed by `End` (or, with `follow`, events until disconnect).
+/// `Event`s followed by `End` (or, with `follow`, events until disconnect), and `Feed`, which
+/// gets zero or more `Event`s followed by `FeedBasis`.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 #[serde(tag = "response", content = "body", rename_all = "snake_case")]
 pub enum Response {
@@ -173,6 +206,7 @@ pub enum Response {
     Schedule(Vec<ScheduleEntry>),
     TrustRefreshed(ShadowRefresh),
     Backtest(Box<crate::event::Backtest>),
+    FeedBasis(Box<FeedBasis>),
     Error(ControlError),
 }
 

@@ -555,6 +555,10 @@ pub enum Event {
     HumanOutcomeObserved {
         proposal_id: String,
         skill: String,
+        /// The proposal's action class (`cw_tickets.update`), so trust can be folded without
+        /// the proposal itself (absent in logs written before it was recorded).
+        #[serde(default, skip_serializing_if = "Option::is_none")]
+        class: Option<String>,
         record: RecordRef,
         field: String,
         /// The value before the proposal (absent when it was not read).

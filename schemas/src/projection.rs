@@ -10,16 +10,24 @@ use std::collections::{BTreeMap, BTreeSet};
 use schemars::JsonSchema;
 use serde::{Deserialize, Serialize};
 
-use crate::event::{Envelope, Event, Mode};
+use crate::config::TrustCriteria;
+use crate::event::{Backtest, Envelope, Event, Mode};
 
 /// The projections as of the event at `seq` (a `Checkpointed` event whose hash is `head_hash`),
 /// stored beside the checkpoint file.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Snapshot {
+    /// [`SNAPSHOT_VERSION`] when written; a snapshot of another version is not used (start-up
+    /// replays the whole log once instead).
+    #[serde(default)]
+    pub version: u32,
     pub seq: u64,
     pub head_hash: String,
     pub projections: Projections,
 }
+
+/// The version of [`Projections`] a snapshot holds. 2: with the trust tally.
+pub const SNAPSHOT_VERSION: u32 = 2;
 
 /// A hard (or observe-recorded) proposal waiting for a human verdict.
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
@@ -66,7 +74,7 @@ pub struct InFlight {
     pub proposal_id: Option<String>,
 }
 
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
 pub struct Projections {
     pub pending: BTreeMap<String, Pending>,
     /// Modes from the newest `ConfigLoaded`.
@@ -84,6 +92,157 @@ pub struct Projections {
     /// record (`ticket/1042`): the newest proposal per record, which shadow metrics re-read.
     #[serde(default)]
     pub awaiting_outcome: BTreeMap<String, Awaiting>,
+    /// Shadow metrics so far, which the feed's trust section judges.
+    #[serde(default)]
+    pub trust: TrustTally,
+}
+
+/// Shadow metrics folded from the whole log: per skill, what became of its observe-mode
+/// proposals (the `HumanOutcomeObserved` events), and its newest backtest. Kept with the
+/// projections, so the morning feed reads it from the newest snapshot instead of walking the
+/// whole log.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct TrustTally {
+    /// The flip criteria of the newest `ConfigLoaded` that names them.
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub criteria: Option<TrustCriteria>,
+    pub skills: BTreeMap<String, SkillTally>,
+}
+
+/// One skill's shadow metrics so far.
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize, JsonSchema)]
+pub struct SkillTally {
+    /// Observe-mode proposals recorded.
+    pub recorded: u32,
+    /// Proposals whose record a human has since changed.
+    pub acted_on: BTreeSet<String>,
+    /// By action class (`cw_tickets.update`).
+    pub classes: BTreeMap<String, ClassTrust>,
+    /// Every critical miss, oldest first.
+    pub misses: Vec<CriticalMiss>,
+    /// The newest backtest (`nightjarctl eval triage`).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub backtest: Option<Backtest>,
+}
+
+/// One action class of a skill (`cw_tickets.update`).
+#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct ClassTrust {
+    pub class: String,
+    /// Decisions (fields) a human has since acted on.
+    pub observations: u32,
+    /// Of those, the human left what the agent proposed.
+    pub agreed: u32,
+    /// Would-have-changed decisions (the proposal differed from the record) a human later made
+    /// the same way.
+    pub confirmed: u32,
+    /// Would-have-changed decisions a human made differently.
+    pub contradicted: u32,
+    pub critical: u32,
+}
+
+/// A miss that would have been a wrong billing or a customer-visible change.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize, JsonSchema)]
+pub struct CriticalMiss {
+    pub seq: u64,
+    pub at: chrono::DateTime<chrono::Utc>,
+    pub proposal_id: String,
+    /// `time_entry 7`.
+    pub record: String,
+    pub field: String,
+    pub proposed: String,
+    pub observed: String,
+}
+
+/// Two field values are the same decision: numbers by value (`3` and `3.0`), the rest as JSON.
+pub fn same(a: &serde_json::Value, b: &serde_json::Value) -> bool {
+    match (a.as_f64(), b.as_f64()) {
+        (Some(x), Some(y)) => x == y,
+        _ => a == b,
+    }
+}
+
+fn short(v: &serde_json::Value) -> String {
+    match v {
+        serde_json::Value::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+impl TrustTally {
+    /// Folds one event; only `ConfigLoaded`, observe-mode `ActionProposed` of a skill,
+    /// `HumanOutcomeObserved` and `BacktestRecorded` count.
+    pub fn apply(&mut self, e: &Envelope) {
+        use crate::event::{Disposition, Principal};
+        match &e.event {
+            Event::ConfigLoaded { trust: Some(c), .. } => self.criteria = Some(*c),
+            Event::ActionProposed {
+                disposition: Disposition::RecordedForReview,
+                ..
+            } => {
+                if let Principal::Skill { skill, .. } = &e.principal {
+                    self.skills.entry(skill.clone()).or_default().recorded += 1;
+                }
+            }
+            Event::HumanOutcomeObserved {
+                proposal_id,
+                skill,
+                class,
+                record,
+                field,
+                before,
+                proposed,
+                observed,
+                agrees,
+                critical,
+            } => {
+                let class = class.clone().unwrap_or_else(|| "unknown".into());
+                let acc = self.skills.entry(skill.clone()).or_default();
+                acc.acted_on.insert(proposal_id.clone());
+                let c = acc.classes.entry(class.clone()).or_insert(ClassTrust {
+                    class,
+                    ..ClassTrust::default()
+                });
+                c.observations += 1;
+                if *agrees {
+                    c.agreed += 1;
+                }
+                let would_have_changed = before.as_ref().is_none_or(|b| !same(b, proposed));
+                match (would_have_changed, *agrees) {
+                    (true, true) => c.confirmed += 1,
+                    (true, false) => c.contradicted += 1,
+                    _ => {}
+                }
+                if *critical {
+                    c.critical += 1;
+                    acc.misses.push(CriticalMiss {
+                        seq: e.seq,
+                        at: e.ts,
+                        proposal_id: proposal_id.clone(),
+                        record: format!("{} {}", record.kind, record.id),
+                        field: field.clone(),
+                        proposed: short(proposed),
+                        observed: short(observed),
+                    });
+                }
+            }
+            Event::BacktestRecorded { backtest } => {
+                self.skills
+                    .entry(backtest.skill.clone())
+                    .or_default()
+                    .backtest = Some(backtest.clone());
+            }
+            _ => {}
+        }
+    }
+
+    /// Whether [`TrustTally::apply`] reads events of this type.
+    pub fn wants(event_type: &str) -> bool {
+        matches!(
+            event_type,
+            "ConfigLoaded" | "ActionProposed" | "HumanOutcomeObserved" | "BacktestRecorded"
+        )
+    }
 }
 
 /// An observe-mode proposal waiting to be compared with what a human did to its record.
@@ -97,6 +256,7 @@ pub struct Awaiting {
 
 impl Projections {
     pub fn apply(&mut self, envelope: &Envelope) {
+        self.trust.apply(envelope);
         match &envelope.event {
             Event::ConfigLoaded { skill_modes, .. } => {
                 self.config_modes.clone_from(skill_modes);
@@ -315,7 +475,6 @@ impl Projections {
                 | "SessionOpened"
                 | "SessionClosed"
                 | "VerdictRejected"
-                | "BacktestRecorded"
                 | "Checkpointed"
         )
     }

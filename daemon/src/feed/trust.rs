@@ -4,42 +4,11 @@
 //! defaults). A fold over the whole log: the window for critical misses ends at the log's last
 //! event, not at a clock, so the same log always gives the same verdict.
 
-use std::collections::{BTreeMap, BTreeSet};
-
 use chrono::{DateTime, Duration, Utc};
 use schemas::config::TrustCriteria;
-use schemas::event::{Disposition, Envelope, Event, Principal};
+use schemas::projection::TrustTally;
+pub use schemas::projection::{ClassTrust, CriticalMiss};
 use serde::Serialize;
-use serde_json::Value;
-
-/// One action class of a skill (`cw_tickets.update`).
-#[derive(Debug, Clone, Default, PartialEq, Eq, Serialize)]
-pub struct ClassTrust {
-    pub class: String,
-    /// Decisions (fields) a human has since acted on.
-    pub observations: u32,
-    /// Of those, the human left what the agent proposed.
-    pub agreed: u32,
-    /// Would-have-changed decisions (the proposal differed from the record) a human later made
-    /// the same way.
-    pub confirmed: u32,
-    /// Would-have-changed decisions a human made differently.
-    pub contradicted: u32,
-    pub critical: u32,
-}
-
-/// A miss that would have been a wrong billing or a customer-visible change.
-#[derive(Debug, Clone, PartialEq, Eq, Serialize)]
-pub struct CriticalMiss {
-    pub seq: u64,
-    pub at: DateTime<Utc>,
-    pub proposal_id: String,
-    /// `time_entry 7`.
-    pub record: String,
-    pub field: String,
-    pub proposed: String,
-    pub observed: String,
-}
 
 /// One skill's shadow metrics and flip verdict.
 #[derive(Debug, Clone, PartialEq, Serialize)]
@@ -70,171 +39,72 @@ pub struct SkillTrust {
     pub unmet: Vec<String>,
 }
 
-#[derive(Debug, Default)]
-struct Acc {
-    recorded: BTreeSet<String>,
-    acted_on: BTreeSet<String>,
-    classes: BTreeMap<String, ClassTrust>,
-    misses: Vec<CriticalMiss>,
-    backtest: Option<schemas::event::Backtest>,
-}
-
-/// The fold's running state.
-#[derive(Debug, Default)]
-pub(super) struct TrustFold {
-    criteria: Option<TrustCriteria>,
-    /// Proposal id -> action class.
-    classes: BTreeMap<String, String>,
-    skills: BTreeMap<String, Acc>,
+/// Judges a tally of the whole log. `last` is the time of the log's newest event: the window
+/// for critical misses ends there.
+pub(super) fn judge(
+    tally: TrustTally,
     last: Option<DateTime<Utc>>,
-}
-
-fn short(v: &Value) -> String {
-    match v {
-        Value::String(s) => s.clone(),
-        other => other.to_string(),
-    }
-}
-
-impl TrustFold {
-    pub(super) fn see(&mut self, e: &Envelope) {
-        self.last = Some(e.ts);
-        match &e.event {
-            Event::ConfigLoaded { trust: Some(c), .. } => self.criteria = Some(*c),
-            Event::ActionProposed {
-                proposal_id,
-                tool,
-                action,
-                disposition: Disposition::RecordedForReview,
-                ..
-            } => {
-                if let Principal::Skill { skill, .. } = &e.principal {
-                    self.classes
-                        .insert(proposal_id.clone(), format!("{tool}.{action}"));
-                    self.skills
-                        .entry(skill.clone())
-                        .or_default()
-                        .recorded
-                        .insert(proposal_id.clone());
-                }
+) -> (TrustCriteria, Vec<SkillTrust>) {
+    let criteria = tally.criteria.unwrap_or_default();
+    let window_start = last.map(|l| l - Duration::days(i64::from(criteria.critical_window_days)));
+    let skills = tally
+        .skills
+        .into_iter()
+        .map(|(skill, acc)| {
+            let classes: Vec<ClassTrust> = acc.classes.into_values().collect();
+            let sum = |f: fn(&ClassTrust) -> u32| classes.iter().map(f).sum::<u32>();
+            let observations = sum(|c| c.observations);
+            let agreed = sum(|c| c.agreed);
+            let agreement_percent = (observations > 0)
+                .then(|| (f64::from(agreed) * 1000.0 / f64::from(observations)).round() / 10.0);
+            let recent_critical: Vec<CriticalMiss> = acc
+                .misses
+                .iter()
+                .filter(|m| window_start.is_some_and(|w| m.at >= w))
+                .cloned()
+                .collect();
+            let mut unmet = Vec::new();
+            if observations < criteria.min_observations {
+                unmet.push(format!(
+                    "{} of the {} needed",
+                    plural(observations, "observation"),
+                    criteria.min_observations
+                ));
             }
-            Event::HumanOutcomeObserved {
-                proposal_id,
+            match agreement_percent {
+                Some(p) if p < f64::from(criteria.min_agreement_percent) => unmet.push(format!(
+                    "agreement {p:.1}% is under {}%",
+                    criteria.min_agreement_percent
+                )),
+                _ => {}
+            }
+            if !recent_critical.is_empty() {
+                unmet.push(format!(
+                    "{} critical miss{} in the last {} days",
+                    recent_critical.len(),
+                    if recent_critical.len() == 1 { "" } else { "es" },
+                    criteria.critical_window_days
+                ));
+            }
+            SkillTrust {
                 skill,
-                record,
-                field,
-                before,
-                proposed,
-                observed,
-                agrees,
-                critical,
-            } => {
-                let class = self
-                    .classes
-                    .get(proposal_id)
-                    .cloned()
-                    .unwrap_or_else(|| "unknown".into());
-                let acc = self.skills.entry(skill.clone()).or_default();
-                acc.acted_on.insert(proposal_id.clone());
-                let c = acc.classes.entry(class.clone()).or_insert(ClassTrust {
-                    class,
-                    ..ClassTrust::default()
-                });
-                c.observations += 1;
-                if *agrees {
-                    c.agreed += 1;
-                }
-                let would_have_changed = before
-                    .as_ref()
-                    .is_none_or(|b| !crate::shadow::same(b, proposed));
-                match (would_have_changed, *agrees) {
-                    (true, true) => c.confirmed += 1,
-                    (true, false) => c.contradicted += 1,
-                    _ => {}
-                }
-                if *critical {
-                    c.critical += 1;
-                    acc.misses.push(CriticalMiss {
-                        seq: e.seq,
-                        at: e.ts,
-                        proposal_id: proposal_id.clone(),
-                        record: format!("{} {}", record.kind, record.id),
-                        field: field.clone(),
-                        proposed: short(proposed),
-                        observed: short(observed),
-                    });
-                }
+                recorded: acc.recorded,
+                acted_on: acc.acted_on.len() as u32,
+                observations,
+                agreed,
+                agreement_percent,
+                confirmed: sum(|c| c.confirmed),
+                contradicted: sum(|c| c.contradicted),
+                classes,
+                recent_critical,
+                critical_total: acc.misses.len() as u32,
+                backtest: acc.backtest,
+                ready: unmet.is_empty(),
+                unmet,
             }
-            _ => {}
-        }
-    }
-
-    pub(super) fn finish(self) -> (TrustCriteria, Vec<SkillTrust>) {
-        let criteria = self.criteria.unwrap_or_default();
-        let window_start = self
-            .last
-            .map(|l| l - Duration::days(i64::from(criteria.critical_window_days)));
-        let skills = self
-            .skills
-            .into_iter()
-            .map(|(skill, acc)| {
-                let classes: Vec<ClassTrust> = acc.classes.into_values().collect();
-                let sum = |f: fn(&ClassTrust) -> u32| classes.iter().map(f).sum::<u32>();
-                let observations = sum(|c| c.observations);
-                let agreed = sum(|c| c.agreed);
-                let agreement_percent = (observations > 0)
-                    .then(|| (f64::from(agreed) * 1000.0 / f64::from(observations)).round() / 10.0);
-                let recent_critical: Vec<CriticalMiss> = acc
-                    .misses
-                    .iter()
-                    .filter(|m| window_start.is_some_and(|w| m.at >= w))
-                    .cloned()
-                    .collect();
-                let mut unmet = Vec::new();
-                if observations < criteria.min_observations {
-                    unmet.push(format!(
-                        "{} of the {} needed",
-                        plural(observations, "observation"),
-                        criteria.min_observations
-                    ));
-                }
-                match agreement_percent {
-                    Some(p) if p < f64::from(criteria.min_agreement_percent) => {
-                        unmet.push(format!(
-                            "agreement {p:.1}% is under {}%",
-                            criteria.min_agreement_percent
-                        ))
-                    }
-                    _ => {}
-                }
-                if !recent_critical.is_empty() {
-                    unmet.push(format!(
-                        "{} critical miss{} in the last {} days",
-                        recent_critical.len(),
-                        if recent_critical.len() == 1 { "" } else { "es" },
-                        criteria.critical_window_days
-                    ));
-                }
-                SkillTrust {
-                    skill,
-                    recorded: acc.recorded.len() as u32,
-                    acted_on: acc.acted_on.len() as u32,
-                    observations,
-                    agreed,
-                    agreement_percent,
-                    confirmed: sum(|c| c.confirmed),
-                    contradicted: sum(|c| c.contradicted),
-                    classes,
-                    recent_critical,
-                    critical_total: acc.misses.len() as u32,
-                    backtest: acc.backtest,
-                    ready: unmet.is_empty(),
-                    unmet,
-                }
-            })
-            .collect();
-        (criteria, skills)
-    }
+        })
+        .collect();
+    (criteria, skills)
 }
 
 /// The verdict in words.
@@ -313,7 +183,10 @@ pub fn miss_line(m: &CriticalMiss) -> String {
 #[cfg(test)]
 mod tests {
     use super::*;
-    use schemas::event::{EVENT_VERSION, EffectPreview, Mode, RecordRef, Risk, UpstreamRequest};
+    use schemas::event::{
+        Backtest, Disposition, EVENT_VERSION, EffectPreview, Envelope, Event, Mode, Principal,
+        RecordRef, Risk, UpstreamRequest,
+    };
     use serde_json::json;
 
     fn at(seq: u64, ts: &str, principal: Principal, event: Event) -> Envelope {
@@ -355,6 +228,7 @@ mod tests {
         Event::HumanOutcomeObserved {
             proposal_id: id.into(),
             skill: "s".into(),
+            class: Some("cw_time.update".into()),
             record: RecordRef {
                 kind: "time_entry".into(),
                 id: "1".into(),
@@ -387,11 +261,11 @@ mod tests {
             ]
         };
         let judge = |last: &str| {
-            let mut fold = TrustFold::default();
+            let mut tally = TrustTally::default();
             for e in &events(last) {
-                fold.see(e);
+                tally.apply(e);
             }
-            fold.finish().1.remove(0)
+            judge(tally, last.parse().ok()).1.remove(0)
         };
         let soon = judge("2026-11-05T00:00:00Z");
         assert_eq!(soon.recent_critical.len(), 1);
@@ -405,5 +279,29 @@ mod tests {
         );
         assert_eq!(later.agreement_percent, Some(0.0));
         assert_eq!(later.classes[0].class, "cw_time.update");
+    }
+
+    #[test]
+    fn the_newest_backtest_of_a_skill_is_shown_even_before_any_observation() {
+        let backtest = |model: &str| Backtest {
+            skill: "msp-night-triage".into(),
+            model: model.into(),
+            ..Backtest::default()
+        };
+        let mut tally = TrustTally::default();
+        for (seq, model) in [(0, "old"), (1, "new")] {
+            tally.apply(&at(
+                seq,
+                "2026-11-01T02:00:00Z",
+                Principal::System,
+                Event::BacktestRecorded {
+                    backtest: backtest(model),
+                },
+            ));
+        }
+        let (_, skills) = judge(tally, None);
+        assert_eq!(skills.len(), 1);
+        assert_eq!(skills[0].backtest, Some(backtest("new")));
+        assert!(!skills[0].ready, "a backtest is not an observation");
     }
 }

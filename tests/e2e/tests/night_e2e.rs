@@ -128,7 +128,40 @@ async fn a_run_killed_mid_item_resumes_without_sending_any_write_twice() {
         "{}",
         stdout(&out)
     );
+    // The morning feed of the resumed run, through the daemon (`Request::Feed`) and then, with
+    // the daemon stopped, straight from the state directory: the same run either way.
+    let resumed = export(&home)
+        .into_iter()
+        .filter(|e| e["event_type"] == "RunStarted")
+        .map(|e| e["payload"]["run_id"].as_str().unwrap().to_owned())
+        .next_back()
+        .unwrap();
+    let feed_json = |home: &Home, window: &[&str]| -> Value {
+        let mut args = vec!["feed", "--format", "json"];
+        args.extend_from_slice(window);
+        let out = home.ctl(&args);
+        assert!(
+            matches!(out.status.code(), Some(0 | 2)),
+            "{}",
+            e2e::stderr(&out)
+        );
+        serde_json::from_str(&stdout(&out)).unwrap()
+    };
+    let live = feed_json(&home, &["--run", &resumed]);
+    let runs = live["runs"].as_array().unwrap();
+    assert_eq!(runs.len(), 1, "{live}");
+    assert_eq!(runs[0]["run_id"], resumed.as_str());
+    assert_eq!(runs[0]["items"].as_array().unwrap().len(), 2);
+    let night = feed_json(&home, &[]);
+    assert_eq!(
+        night["runs"].as_array().unwrap().len(),
+        2,
+        "the default window holds both runs: {night}"
+    );
     daemon.stop();
+    let offline = feed_json(&home, &["--run", &resumed]);
+    assert_eq!(offline["runs"], live["runs"]);
+    assert_eq!(offline["trust"], live["trust"]);
 
     let sent = patches(&sandbox);
     let mut per_path = BTreeMap::<&str, usize>::new();
