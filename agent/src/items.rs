@@ -256,10 +256,11 @@ async fn member_weeks(session: &Session) -> Result<Vec<WorkItem>, String> {
     let to = report["to"].as_str().unwrap_or("").to_owned();
     let mut by_member: BTreeMap<i64, Vec<Value>> = BTreeMap::new();
     for f in report["findings"].as_array().into_iter().flatten() {
-        by_member
-            .entry(f["member_id"].as_i64().unwrap_or_default())
-            .or_default()
-            .push(f.clone());
+        // An agreement's findings (no member) are the utilization items below.
+        let Some(member) = f["member_id"].as_i64() else {
+            continue;
+        };
+        by_member.entry(member).or_default().push(f.clone());
     }
     let mut out: Vec<WorkItem> = by_member
         .into_iter()

@@ -1239,6 +1239,10 @@ async fn weekly_validation_finds_every_planted_time_anomaly_and_nothing_else() {
         .iter()
         .map(|f| {
             let rule = f["rule"].as_str().unwrap().to_owned();
+            if rule.starts_with("agreement_") && rule.ends_with("_utilized") {
+                let id = f["agreement_id"].as_i64().unwrap();
+                return (rule, id, String::new(), vec![]);
+            }
             let missing = rule == "missing_day";
             let mut ids: Vec<i64> = f["entry_ids"]
                 .as_array()
@@ -1296,6 +1300,35 @@ async fn weekly_validation_finds_every_planted_time_anomaly_and_nothing_else() {
             String::new(),
             vec![c.entry_id],
         ));
+    }
+    for (rule, id) in truth
+        .in_closed_periods
+        .iter()
+        .map(|p| ("outside_open_period", p.entry_id))
+        .chain(
+            truth
+                .agreement_billable_mismatches
+                .iter()
+                .map(|b| ("agreement_billable_mismatch", b.entry_id)),
+        )
+        .chain(
+            truth
+                .on_closed_projects
+                .iter()
+                .map(|c| ("time_on_closed_project", c.entry_id)),
+        )
+    {
+        expected.insert((rule.into(), 0, String::new(), vec![id]));
+    }
+    for u in &w.tenant.truth().agreements.utilization {
+        if u.class != "normal" {
+            expected.insert((
+                format!("agreement_{}_utilized", u.class),
+                u.agreement_id,
+                String::new(),
+                vec![],
+            ));
+        }
     }
     let missed: Vec<&Key> = expected.difference(&found).collect();
     let extra: Vec<&Key> = found.difference(&expected).collect();

@@ -34,7 +34,7 @@ pub(super) fn actions() -> Vec<Action> {
         ),
         Action::read(
             "weekly_validation",
-            "Check a week of time before billing: missing days, under target, over the daily maximum, overlaps, duplicates, empty notes, billable flag against the work type, time on closed tickets; each finding with a proposed fix.",
+            "Check a week of time before billing: missing days, under target, over the daily maximum, overlaps, duplicates, empty or too-short notes, billable flag against the work type or the agreement's terms, time on closed tickets or projects, time outside an open time period, agreements over or under their limit; each finding with a proposed fix. Thresholds are optional params.",
             json!({"tool": "cw_time", "action": "weekly_validation", "params": {"from": "2026-02-23", "to": "2026-03-01"}}),
             weekly_validation,
         ),
@@ -298,10 +298,13 @@ async fn update(ctx: Ctx, call: Call, p: TimeUpdate, planning: Planning) -> Resu
     })
 }
 
-/// Most time entries, tickets or work types read for a validation.
+/// Most time entries, tickets or time sheets read for a validation.
 const MAX_ROWS: usize = 5000;
+/// Most rows of a lookup table (work types, periods, agreements, closed projects) read for one.
+const LOOKUP_ROWS: usize = 1000;
 
 async fn weekly_validation(ctx: Ctx, call: Call, p: WeeklyValidation) -> Result<Value, Failure> {
+    use crate::timesheet::{Context, Records, Thresholds};
     use chrono::Datelike;
     let from = match &p.from {
         Some(f) => day(f, "from")?,
@@ -320,55 +323,146 @@ async fn weekly_validation(ctx: Ctx, call: Call, p: WeeklyValidation) -> Result<
             "`from`..`to` must be a period of at most 31 days, `from` first",
         ));
     }
+    let defaults = Thresholds::default();
+    let thresholds = Thresholds {
+        min_daily_hours: p.min_daily_hours.unwrap_or(defaults.min_daily_hours),
+        max_daily_hours: p.max_daily_hours.unwrap_or(defaults.max_daily_hours),
+        min_note_chars: p
+            .min_note_chars
+            .map_or(defaults.min_note_chars, |n| n as usize),
+        utilization: crate::agreements::Bounds {
+            over: p.utilization_over.unwrap_or(defaults.utilization.over),
+            under: p.utilization_under.unwrap_or(defaults.utilization.under),
+        },
+        utilization_days: p
+            .utilization_days
+            .map_or(defaults.utilization_days, i64::from),
+    };
+    if !(1..=92).contains(&thresholds.utilization_days) {
+        return Err(Failure::invalid("`utilization_days` must be 1 to 92"));
+    }
+    // Agreement utilization is the whole shop's, so it is left out when one member is asked for.
+    let with_agreements = p.member.is_none();
+    let utilization_from = to - Duration::days(thresholds.utilization_days - 1);
+    let read_from = if with_agreements {
+        from.min(utilization_from)
+    } else {
+        from
+    };
     let manage = ctx.manage()?;
+    let until = midnight(to + Duration::days(1));
     let mut entry_query = Query::new()
-        .conditions(condition("timeStart", Op::Ge, midnight(from))?)
-        .and(condition(
-            "timeStart",
-            Op::Lt,
-            midnight(to + Duration::days(1)),
-        )?);
+        .conditions(condition("timeStart", Op::Ge, midnight(read_from))?)
+        .and(condition("timeStart", Op::Lt, until)?);
+    let mut sheet_query = Query::new()
+        .conditions(condition("dateEnd", Op::Ge, midnight(from))?)
+        .and(condition("dateStart", Op::Lt, until)?);
     if let Some(member) = &p.member {
         entry_query = entry_query.and(condition("member/identifier", Op::Eq, member.as_str())?);
+        sheet_query = sheet_query.and(condition("member/identifier", Op::Eq, member.as_str())?);
     }
     let closed_query = Query::new()
         .conditions("closedFlag = true")
         .fields(["id", "closedDate"]);
+    let closed_projects_query = Query::new()
+        .conditions("closedFlag = true")
+        .fields(["id", "actualEnd"]);
     let plain = Query::new();
-    let (entries, work_types, closed) = futures::try_join!(
+    let (entries, work_types, closed, sheets, setups, closed_projects, agreements) = futures::try_join!(
         manage.list(&call, "/time/entries", &entry_query, MAX_ROWS),
-        manage.list(&call, "/time/workTypes", &plain, MAX_ROWS),
+        manage.list(&call, "/time/workTypes", &plain, LOOKUP_ROWS),
         manage.list(&call, "/service/tickets", &closed_query, MAX_ROWS),
+        manage.list(&call, "/time/sheets", &sheet_query, MAX_ROWS),
+        manage.list(&call, "/time/timePeriodSetups", &plain, LOOKUP_ROWS),
+        manage.list(
+            &call,
+            "/project/projects",
+            &closed_projects_query,
+            LOOKUP_ROWS
+        ),
+        async {
+            if with_agreements {
+                manage
+                    .list(&call, "/finance/agreements", &plain, LOOKUP_ROWS)
+                    .await
+            } else {
+                Ok(crate::connector::manage::Listing {
+                    rows: Vec::new(),
+                    truncated: false,
+                    pages: 0,
+                })
+            }
+        },
     )?;
-    let context = crate::timesheet::Context {
-        work_type_bill_time: work_types
-            .rows
-            .iter()
-            .filter_map(|w| Some((w["id"].as_i64()?, w["billTime"].as_str()?.to_owned())))
-            .collect(),
-        closed_tickets: closed
-            .rows
-            .iter()
-            .filter_map(|t| Some((t["id"].as_i64()?, t["closedDate"].as_str()?.parse().ok()?)))
-            .collect(),
-        members: entries
-            .rows
-            .iter()
-            .filter_map(|e| e["member"]["id"].as_i64())
-            .collect(),
-        window: Some((from, to)),
+    let in_window = |e: &&Value| {
+        e["timeStart"]
+            .as_str()
+            .and_then(|t| t.parse::<DateTime<Utc>>().ok())
+            .is_some_and(|t| (from..=to).contains(&t.date_naive()))
     };
-    let findings = crate::timesheet::validate(
-        &entries.rows,
-        &context,
-        &crate::timesheet::Thresholds::default(),
+    // The agreements the window's time is charged to: their work-type terms decide billable
+    // flags. One request each, so the fan-out is projected first; past the budget the rule
+    // falls back to the work types' own terms, and the answer says so.
+    let charged: std::collections::BTreeSet<i64> = entries
+        .rows
+        .iter()
+        .filter(in_window)
+        .filter_map(|e| e["agreement"]["id"].as_i64())
+        .collect();
+    let periods_query = Query::new()
+        .conditions(condition("endDate", Op::Ge, midnight(from))?)
+        .and(condition("startDate", Op::Le, midnight(to))?);
+    let (call_ref, periods_ref, plain_ref) = (&call, &periods_query, &plain);
+    let period_lists = futures::future::try_join_all(setups.rows.iter().filter_map(|s| {
+        let path = format!("/time/timePeriodSetups/{}/periods", s["id"].as_i64()?);
+        Some(async move { manage.list(call_ref, &path, periods_ref, LOOKUP_ROWS).await })
+    }))
+    .await?;
+    let mut skipped = Vec::new();
+    let terms = if call
+        .project_calls(charged.len() as u64, "agreement work types")
+        .is_ok()
+    {
+        futures::future::try_join_all(charged.iter().map(|id| {
+            let path = format!("/finance/agreements/{id}/worktypes");
+            async move { manage.list(call_ref, &path, plain_ref, LOOKUP_ROWS).await }
+        }))
+        .await?
+    } else {
+        skipped.push(format!(
+            "agreement_billable_mismatch: reading the work-type terms of {} agreements would pass the upstream call budget; billable flags were checked against the work types only",
+            charged.len()
+        ));
+        Vec::new()
+    };
+    let periods: Vec<Value> = period_lists.into_iter().flat_map(|l| l.rows).collect();
+    let agreement_work_types: Vec<Value> = terms.into_iter().flat_map(|l| l.rows).collect();
+    let members = entries
+        .rows
+        .iter()
+        .filter(in_window)
+        .filter_map(|e| e["member"]["id"].as_i64())
+        .collect();
+    let context = Context::from_records(
+        Records {
+            work_types: &work_types.rows,
+            closed_tickets: &closed.rows,
+            time_sheets: &sheets.rows,
+            periods: &periods,
+            agreement_work_types: &agreement_work_types,
+            closed_projects: &closed_projects.rows,
+            agreements: &agreements.rows,
+        },
+        members,
+        Some((from, to)),
     );
+    let findings = crate::timesheet::validate(&entries.rows, &context, &thresholds);
     let mut by_rule = std::collections::BTreeMap::<&str, usize>::new();
     let rows: Vec<Value> = findings
         .iter()
         .map(|f| {
             *by_rule.entry(f.rule.as_str()).or_default() += 1;
-            json!({
+            let mut row = json!({
                 "rule": f.rule.as_str(),
                 "severity": f.rule.severity(),
                 "member_id": f.member_id,
@@ -376,18 +470,30 @@ async fn weekly_validation(ctx: Ctx, call: Call, p: WeeklyValidation) -> Result<
                 "entry_ids": f.entry_ids,
                 "detail": f.detail,
                 "proposed_fix": f.proposed_fix,
-            })
+            });
+            if let Some(a) = f.agreement_id {
+                row["agreement_id"] = json!(a);
+            }
+            row
         })
         .collect();
-    Ok(json!({
+    let mut out = json!({
         "from": from.to_string(),
         "to": to.to_string(),
-        "entries_checked": entries.rows.len(),
+        "entries_checked": entries.rows.iter().filter(in_window).count(),
         "members": context.members.len(),
-        "truncated": entries.truncated || closed.truncated,
+        "truncated": entries.truncated || closed.truncated || sheets.truncated || agreements.truncated,
         "counts": by_rule,
         "findings": rows,
-    }))
+    });
+    if with_agreements {
+        out["utilization_period"] =
+            json!({"from": utilization_from.to_string(), "to": to.to_string()});
+    }
+    if !skipped.is_empty() {
+        out["skipped"] = json!(skipped);
+    }
+    Ok(out)
 }
 
 async fn my_week(ctx: Ctx, call: Call, p: MyWeek) -> Result<Value, Failure> {

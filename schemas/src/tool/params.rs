@@ -588,9 +588,27 @@ pub struct WeeklyValidation {
     /// Last day checked (`YYYY-MM-DD`; default: the Sunday after `from`).
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub to: Option<String>,
-    /// Only this member (identifier, e.g. `jsmith`).
+    /// Only this member (identifier, e.g. `jsmith`); agreement utilization is then left out.
     #[serde(default, skip_serializing_if = "Option::is_none")]
     pub member: Option<String>,
+    /// Flag weekdays with fewer hours than this (default 0: only days with no time at all).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_daily_hours: Option<f64>,
+    /// Flag days with more hours than this (default 12).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub max_daily_hours: Option<f64>,
+    /// Notes shorter than this many characters count as empty (default 10).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub min_note_chars: Option<u32>,
+    /// An agreement is over-utilized above this ratio of its limit (default 1.2).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization_over: Option<f64>,
+    /// An agreement is under-utilized below this ratio of its limit (default 0.3).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization_under: Option<f64>,
+    /// Agreement utilization is measured over this many days ending on `to` (default 28, 1 to 92).
+    #[serde(default, skip_serializing_if = "Option::is_none")]
+    pub utilization_days: Option<u32>,
 }
 
 /// `cw_time my_week`.

@@ -297,6 +297,45 @@ pub static ROUTES: &[Route] = &[
         Kind::TimeEntry,
         Action::Delete,
     ),
+    r(
+        "GET",
+        "/time/timePeriodSetups",
+        Kind::TimePeriodSetup,
+        Action::List,
+    ),
+    r(
+        "GET",
+        "/time/timePeriodSetups/count",
+        Kind::TimePeriodSetup,
+        Action::Count,
+    ),
+    r(
+        "GET",
+        "/time/timePeriodSetups/{id}",
+        Kind::TimePeriodSetup,
+        Action::Get,
+    ),
+    r(
+        "GET",
+        "/time/timePeriodSetups/{parentId}/periods",
+        Kind::TimePeriod,
+        Action::List,
+    ),
+    r(
+        "GET",
+        "/time/timePeriodSetups/{parentId}/periods/count",
+        Kind::TimePeriod,
+        Action::Count,
+    ),
+    r(
+        "GET",
+        "/time/timePeriodSetups/{parentId}/periods/{id}",
+        Kind::TimePeriod,
+        Action::Get,
+    ),
+    r("GET", "/time/sheets", Kind::TimeSheet, Action::List),
+    r("GET", "/time/sheets/count", Kind::TimeSheet, Action::Count),
+    r("GET", "/time/sheets/{id}", Kind::TimeSheet, Action::Get),
     r("GET", "/time/workTypes", Kind::WorkType, Action::List),
     r("GET", "/time/workTypes/{id}", Kind::WorkType, Action::Get),
     r("GET", "/time/workRoles", Kind::WorkRole, Action::List),
@@ -343,6 +382,24 @@ pub static ROUTES: &[Route] = &[
         "/finance/agreements/{parentId}/additions/{id}",
         Kind::Addition,
         Action::Patch,
+    ),
+    r(
+        "GET",
+        "/finance/agreements/{parentId}/worktypes",
+        Kind::AgreementWorkType,
+        Action::List,
+    ),
+    r(
+        "GET",
+        "/finance/agreements/{parentId}/worktypes/count",
+        Kind::AgreementWorkType,
+        Action::Count,
+    ),
+    r(
+        "GET",
+        "/finance/agreements/{parentId}/worktypes/{id}",
+        Kind::AgreementWorkType,
+        Action::Get,
     ),
     r("GET", "/finance/invoices", Kind::Invoice, Action::List),
     r(
@@ -765,7 +822,8 @@ fn parent_exists(t: &Tenant, kind: Kind, parent: Option<i64>) -> Result<(), CwEr
     let parent_kind = match kind {
         Kind::BoardStatus | Kind::BoardType | Kind::BoardSubType | Kind::BoardItem => Kind::Board,
         Kind::Note | Kind::Task => Kind::Ticket,
-        Kind::Addition => Kind::Agreement,
+        Kind::Addition | Kind::AgreementWorkType => Kind::Agreement,
+        Kind::TimePeriod => Kind::TimePeriodSetup,
         _ => return Ok(()),
     };
     if t.get(parent_kind, pid).is_none() {

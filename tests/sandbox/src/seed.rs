@@ -16,9 +16,10 @@ use serde_json::{Map, Value, json};
 use crate::Size;
 use crate::tenant::{Kind, Tenant, named, ts};
 use crate::truth::{
-    AgreementTruth, BillableMismatch, Classification, ClosedTicket, EntryGroup, Expiring,
-    FleetCompany, Injection, Location, MissingDay, Named, Pii, RecurringIssue, RemoteMapping,
-    RemoteTruth, TimeOnClosed, TimeTruth, Truth, Untriaged, Utilization,
+    AgreementBillable, AgreementTruth, BillableMismatch, Classification, ClosedTicket, EntryGroup,
+    Expiring, FleetCompany, InClosedPeriod, Injection, Location, MissingDay, Named, Pii,
+    RecurringIssue, RemoteMapping, RemoteTruth, TimeOnClosed, TimeOnClosedProject, TimeTruth,
+    Truth, Untriaged, Utilization,
 };
 
 /// How many of each thing a size makes.
@@ -2809,6 +2810,7 @@ fn weekdays(from: NaiveDate, to: NaiveDate) -> Vec<NaiveDate> {
 fn build_time(g: &mut Gen, companies: &[Co], closed: &BTreeMap<i64, DateTime<Utc>>) -> Time {
     let window = (g.today - Duration::days(28), g.today - Duration::days(1));
     let days = weekdays(window.0, window.1);
+    build_periods(g, window);
     let techs = g.techs.clone();
     let missing_member = techs[1 % techs.len()];
     let missing_days: Vec<NaiveDate> = vec![days[3], days[11]];
@@ -2887,6 +2889,9 @@ fn build_time(g: &mut Gen, companies: &[Co], closed: &BTreeMap<i64, DateTime<Utc
         noteless: vec![],
         billable_mismatches: vec![],
         on_closed_tickets: vec![],
+        in_closed_periods: vec![],
+        agreement_billable_mismatches: vec![],
+        on_closed_projects: vec![],
     };
 
     // Overlap: a second entry starting half-way through an existing one.
@@ -3024,9 +3029,22 @@ fn build_time(g: &mut Gen, companies: &[Co], closed: &BTreeMap<i64, DateTime<Utc
             time_start: ts(start),
         });
     }
-    let _ = companies;
+    plant_in_closed_periods(g, &days, closed, &by_member_day, &mut entry_id, &mut truth);
+    plant_agreement_work_types(g, &days, closed, &mut entry_id, &mut truth);
+    plant_closed_project(g, companies, window, &days, &mut entry_id, &mut truth);
 
-    // Tickets' actual hours are the sum of their time.
+    // Tickets' actual hours are the sum of their time, and so are time sheets'.
+    let mut sheet_hours: BTreeMap<i64, f64> = BTreeMap::new();
+    for e in g.t.table(Kind::TimeEntry).rows.values() {
+        if let (Some(s), Some(h)) = (e["timeSheet"]["id"].as_i64(), e["actualHours"].as_f64()) {
+            *sheet_hours.entry(s).or_default() += h;
+        }
+    }
+    for (s, h) in sheet_hours {
+        if let Some(sheet) = g.t.table_mut(Kind::TimeSheet).rows.get_mut(&s) {
+            sheet["hours"] = json!(round2(h));
+        }
+    }
     let mut hours: BTreeMap<i64, f64> = BTreeMap::new();
     for e in g.t.table(Kind::TimeEntry).rows.values() {
         if let (Some(t), Some(h)) = (e["chargeToId"].as_i64(), e["actualHours"].as_f64()) {
@@ -3039,6 +3057,354 @@ fn build_time(g: &mut Gen, companies: &[Co], closed: &BTreeMap<i64, DateTime<Utc
         }
     }
     Time { truth, window }
+}
+
+/// Weekly time periods (Monday to Sunday; one setup per year, as Manage keeps them) from four
+/// weeks before the time window to two weeks after today, and every technician's time sheet for
+/// each period the window touches. A sheet whose period ended more than 14 days ago is approved,
+/// the rest are open. No random draws.
+fn build_periods(g: &mut Gen, window: (NaiveDate, NaiveDate)) {
+    let monday = |d: NaiveDate| d - Duration::days(i64::from(d.weekday().num_days_from_monday()));
+    let first_end = |year: i32| {
+        let jan1 = NaiveDate::from_ymd_opt(year, 1, 1).unwrap_or(window.0);
+        jan1 + Duration::days(i64::from(6 - jan1.weekday().num_days_from_monday()))
+    };
+    let since = at(window.0 - Duration::days(60), 9, 0);
+    let mut setups: BTreeMap<i32, i64> = BTreeMap::new();
+    let (mut period_id, mut sheet_id) = (1, 5_001);
+    let techs = g.techs.clone();
+    let mut start = monday(window.0 - Duration::days(28));
+    while start <= monday(g.today + Duration::days(14)) {
+        let end = start + Duration::days(6);
+        let year = end.year();
+        let setup =
+            match setups.get(&year) {
+                Some(id) => *id,
+                None => {
+                    let id = setups.len() as i64 + 1;
+                    g.insert(Kind::TimePeriodSetup, json!({
+                    "id": id, "periodApplyTo": "Both", "year": year, "numberFuturePeriods": 2,
+                    "type": "Weekly", "description": format!("Weekly periods {year}"),
+                    "firstPeriodEndDate": midnight(first_end(year)), "daysPastEndDate": 2,
+                    "_info": Gen::info(since, "admin", since, "admin"),
+                }));
+                    setups.insert(year, id);
+                    id
+                }
+            };
+        let number = (end - first_end(year)).num_days() / 7 + 1;
+        g.insert(Kind::TimePeriod, json!({
+            "id": period_id,
+            "timePeriodSetup": {"id": setup, "_info": {"timePeriodSetup_href": format!("/time/timePeriodSetups/{setup}")}},
+            "period": number, "startDate": midnight(start), "endDate": midnight(end),
+            "deadlineDate": midnight(end + Duration::days(2)),
+            "_info": Gen::info(since, "admin", since, "admin"),
+        }));
+        period_id += 1;
+        if end >= window.0 && start <= window.1 {
+            let approved = end < g.today - Duration::days(14);
+            let opened = at(start, 8, 0);
+            let (updated, by) = if approved {
+                (at(end + Duration::days(3), 10, 0), "dwhitfield")
+            } else {
+                (opened, "admin")
+            };
+            for &member in &techs {
+                g.insert(
+                    Kind::TimeSheet,
+                    json!({
+                        "id": sheet_id, "member": g.r(Kind::Member, member), "year": year,
+                        "period": number, "dateStart": midnight(start), "dateEnd": midnight(end),
+                        "status": if approved { "ApprovedByTierOne" } else { "Open" }, "hours": 0.0,
+                        "deadline": midnight(end + Duration::days(2)),
+                        "_info": Gen::info(opened, "admin", updated, by),
+                    }),
+                );
+                sheet_id += 1;
+            }
+        }
+        start += Duration::days(7);
+    }
+}
+
+/// A member's time sheet for a day, if there is one.
+fn sheet_of(t: &Tenant, member: i64, day: NaiveDate) -> Option<Value> {
+    let date = |s: &Value| {
+        s.as_str()
+            .and_then(crate::query::parse_datetime)
+            .map(|d| d.date_naive())
+    };
+    t.table(Kind::TimeSheet)
+        .rows
+        .values()
+        .find(|s| {
+            s["member"]["id"].as_i64() == Some(member)
+                && date(&s["dateStart"]).is_some_and(|d| d <= day)
+                && date(&s["dateEnd"]).is_some_and(|d| d >= day)
+        })
+        .cloned()
+}
+
+/// The `TimeSheetReference` a time entry carries.
+fn sheet_reference(sheet: &Value) -> Value {
+    let id = sheet["id"].as_i64().unwrap_or_default();
+    let day = |k: &str| {
+        sheet[k]
+            .as_str()
+            .unwrap_or_default()
+            .get(..10)
+            .unwrap_or_default()
+            .to_owned()
+    };
+    named(
+        id,
+        &format!("{} to {}", day("dateStart"), day("dateEnd")),
+        "timeSheet_href",
+        format!("/time/sheets/{id}"),
+    )
+}
+
+/// Time entered late into a period whose sheet was already approved: two evening entries on the
+/// window's first days, still `Open`, entered yesterday.
+fn plant_in_closed_periods(
+    g: &mut Gen,
+    days: &[NaiveDate],
+    closed: &BTreeMap<i64, DateTime<Utc>>,
+    by_member_day: &BTreeMap<(i64, NaiveDate), Vec<i64>>,
+    entry_id: &mut i64,
+    truth: &mut TimeTruth,
+) {
+    let techs = g.techs.clone();
+    for (k, &day) in days.iter().take(2).enumerate() {
+        let member = techs[(2 + k) % techs.len()];
+        let start = at(day, 18, 0);
+        let end = start + Duration::minutes(45);
+        let Some(sheet) = sheet_of(&g.t, member, day).filter(|s| s["status"] != "Open") else {
+            continue;
+        };
+        // A ticket the member worked that day and that was still open in the evening.
+        let ticket = by_member_day
+            .get(&(member, day))
+            .into_iter()
+            .flatten()
+            .filter_map(|id| g.t.get(Kind::TimeEntry, *id)?["chargeToId"].as_i64())
+            .find(|t| closed.get(t).is_none_or(|c| *c > end));
+        let Some(ticket) = ticket else { continue };
+        let id = make_entry(
+            g,
+            *entry_id,
+            member,
+            ticket,
+            start,
+            end,
+            1,
+            Some("Wrote up the evening change for the user after the sheet went in."),
+            None,
+        );
+        *entry_id += 1;
+        let entered = ts(at(g.today - Duration::days(1), 9, 30));
+        if let Some(e) = g.t.table_mut(Kind::TimeEntry).rows.get_mut(&id) {
+            e["status"] = json!("Open");
+            e["dateEntered"] = json!(entered);
+            e["_info"]["lastUpdated"] = json!(entered);
+        }
+        truth.in_closed_periods.push(InClosedPeriod {
+            entry_id: id,
+            member_id: member,
+            date: day.format("%Y-%m-%d").to_string(),
+            time_sheet_id: sheet["id"].as_i64().unwrap_or_default(),
+            sheet_status: sheet["status"].as_str().unwrap_or_default().to_owned(),
+        });
+    }
+}
+
+/// The Gold agreements include after-hours call-outs: an `/worktypes` override bills the After
+/// Hours work type as `NoCharge` on them. Two after-hours entries on Gold tickets are left
+/// `Billable` (the work type's own default), which bills the customer for included work.
+fn plant_agreement_work_types(
+    g: &mut Gen,
+    days: &[NaiveDate],
+    closed: &BTreeMap<i64, DateTime<Utc>>,
+    entry_id: &mut i64,
+    truth: &mut TimeTruth,
+) {
+    const AFTER_HOURS: i64 = 3;
+    let gold: Vec<Value> =
+        g.t.table(Kind::Agreement)
+            .rows
+            .values()
+            .filter(|a| a["name"] == "Managed Services - Gold")
+            .cloned()
+            .collect();
+    for (k, a) in gold.iter().enumerate() {
+        let agreement = a["id"].as_i64().unwrap_or_default();
+        let since = a["startDate"]
+            .as_str()
+            .and_then(crate::query::parse_datetime)
+            .unwrap_or(g.t.clock);
+        g.insert(Kind::AgreementWorkType, json!({
+            "id": 9_501 + k as i64, "workType": g.r(Kind::WorkType, AFTER_HOURS), "locationId": 1,
+            "rateType": "Multiplier", "billTime": "NoCharge", "rate": 1.0, "hoursMax": 0.0,
+            "hoursMin": 0.0, "roundBillHours": 0.25, "effectiveDate": ts(since),
+            "agreement": g.r(Kind::Agreement, agreement), "agreementId": agreement,
+            "company": a["company"],
+            "_info": Gen::info(since, "admin", since, "admin"),
+        }));
+    }
+    let techs = g.techs.clone();
+    for (k, day) in [days[7], days[12]].into_iter().enumerate() {
+        let Some(a) = gold.get(k % gold.len().max(1)) else {
+            return;
+        };
+        let agreement = a["id"].as_i64().unwrap_or_default();
+        let member = techs[(4 + k) % techs.len()];
+        let start = at(day, 19, 0);
+        let end = start + Duration::hours(1);
+        let ticket =
+            g.t.table(Kind::Ticket)
+                .rows
+                .values()
+                .filter(|t| t["agreement"]["id"].as_i64() == Some(agreement))
+                .filter(|t| {
+                    t["_info"]["dateEntered"]
+                        .as_str()
+                        .and_then(crate::query::parse_datetime)
+                        .is_some_and(|d| d < start)
+                })
+                .filter_map(|t| t["id"].as_i64())
+                .find(|t| closed.get(t).is_none_or(|c| *c > end));
+        let Some(ticket) = ticket else { continue };
+        let id = make_entry(
+            g,
+            *entry_id,
+            member,
+            ticket,
+            start,
+            end,
+            AFTER_HOURS,
+            Some("After-hours call-out: restored the site VPN and confirmed with the user."),
+            None,
+        );
+        *entry_id += 1;
+        truth.agreement_billable_mismatches.push(AgreementBillable {
+            entry_id: id,
+            agreement_id: agreement,
+            work_type: "After Hours".into(),
+            agreement_bill_time: "NoCharge".into(),
+            billable_option: "Billable".into(),
+        });
+    }
+}
+
+/// A project closed three days before the window, its tickets closed with it, and two early
+/// morning entries on its last ticket inside the window.
+fn plant_closed_project(
+    g: &mut Gen,
+    companies: &[Co],
+    window: (NaiveDate, NaiveDate),
+    days: &[NaiveDate],
+    entry_id: &mut i64,
+    truth: &mut TimeTruth,
+) {
+    let Some(co) = companies.get(2).or(companies.first()) else {
+        return;
+    };
+    let project = 299;
+    let begun = window.0 - Duration::days(70);
+    let closed_at = at(window.0 - Duration::days(3), 16, 0);
+    let name = format!("Firewall replacement for {}", co.name);
+    let manager = g.r(Kind::Member, g.techs[0]);
+    g.insert(
+        Kind::Project,
+        json!({
+            "id": project, "name": name,
+            "actualHours": 38.0, "actualStart": midnight(begun), "actualEnd": ts(closed_at),
+            "billExpenses": "Billable", "billingAmount": 4800.0,
+            "billingMethod": "FixedFee", "billingRateType": "WorkRole", "billProducts": "Billable",
+            "billProjectAfterClosedFlag": false, "billTime": "Billable",
+            "billUnapprovedTimeAndExpense": false,
+            "board": named(10, "Projects", "board_href", "/project/boards/10".into()),
+            "budgetAnalysis": "ActualHours", "budgetFlag": true, "budgetHours": 40.0,
+            "company": g.r(Kind::Company, co.id), "contact": g.r(Kind::Contact, co.contacts[0]),
+            "currency": Gen::currency(), "estimatedEnd": midnight(window.0 - Duration::days(5)),
+            "percentComplete": 1.0, "estimatedHours": 40.0, "estimatedStart": midnight(begun),
+            "includeDependenciesFlag": false, "includeEstimatesFlag": false,
+            "location": Gen::location(), "department": Gen::department(),
+            "manager": manager, "restrictDownPaymentFlag": false,
+            "status": named(3, "Completed", "status_href", "/project/statuses/3".into()),
+            "closedFlag": true, "doNotDisplayInPortalFlag": false,
+            "type": named(1, "Infrastructure", "type_href", "/project/projectTypes/1".into()),
+            "_info": Gen::info(at(begun, 9, 0), "dwhitfield", closed_at, "dwhitfield"),
+        }),
+    );
+    let p =
+        g.t.get(Kind::Project, project)
+            .cloned()
+            .unwrap_or(Value::Null);
+    let steps = [
+        ("Plan and inventory", 6.0, 6.0),
+        ("Install and configure", 24.0, 25.0),
+        ("Cut over and hand off", 10.0, 7.0),
+    ];
+    for (k, (summary, budget, actual)) in steps.into_iter().enumerate() {
+        let phase = project * 10 + k as i64 + 1;
+        g.insert(Kind::ProjectTicket, json!({
+            "id": 69_001 + k as i64, "summary": summary,
+            "project": {"id": project, "name": name, "_info": {"project_href": format!("/project/projects/{project}")}},
+            "phase": {"id": phase, "name": format!("Phase {}", k + 1), "_info": {"phase_href": format!("/project/projects/{project}/phases/{phase}")}},
+            "board": p["board"], "company": p["company"], "contact": p["contact"],
+            "status": named(3, "Completed", "status_href", "/project/statuses/3".into()),
+            "owner": p["manager"], "budgetHours": budget, "actualHours": actual, "closedFlag": true,
+            "closedDate": ts(closed_at), "closedBy": "dwhitfield",
+            "billTime": "Billable", "billExpenses": "Billable", "billProducts": "Billable",
+            "_info": Gen::info(at(begun, 9, 0), "dwhitfield", closed_at, "dwhitfield"),
+        }));
+    }
+    let ticket = 69_003;
+    let t =
+        g.t.get(Kind::ProjectTicket, ticket)
+            .cloned()
+            .unwrap_or(Value::Null);
+    let techs = g.techs.clone();
+    for (k, day) in [days[4], days[9]].into_iter().enumerate() {
+        let member = techs[(3 + k) % techs.len()];
+        let start = at(day, 7, 0);
+        let end = start + Duration::minutes(45);
+        let id = make_entry(
+            g,
+            *entry_id,
+            member,
+            ticket,
+            start,
+            end,
+            1,
+            Some("Adjusted the new firewall's VPN rules after the hand-off."),
+            None,
+        );
+        *entry_id += 1;
+        if let Some(e) = g.t.table_mut(Kind::TimeEntry).rows.get_mut(&id)
+            && let Some(map) = e.as_object_mut()
+        {
+            map.insert("chargeToType".into(), json!("ProjectTicket"));
+            map.insert("company".into(), p["company"].clone());
+            map.insert(
+                "ticket".into(),
+                json!({"id": ticket, "summary": t["summary"], "_info": {"ticket_href": format!("/project/tickets/{ticket}")}}),
+            );
+            map.insert("project".into(), t["project"].clone());
+            map.insert("phase".into(), t["phase"].clone());
+            map.insert("ticketBoard".into(), json!("Projects"));
+            map.insert("ticketStatus".into(), json!("Completed"));
+            map.retain(|_, v| !v.is_null());
+        }
+        truth.on_closed_projects.push(TimeOnClosedProject {
+            entry_id: id,
+            project_id: project,
+            project_ticket_id: ticket,
+            closed_date: ts(closed_at),
+            time_start: ts(start),
+        });
+    }
 }
 
 /// Adds one time entry charged to a service ticket, filled as Manage fills it.
@@ -3106,13 +3472,19 @@ fn make_entry(
         "addToInternalAnalysisFlag": false, "addToResolutionFlag": false, "emailResourceFlag": false,
         "emailContactFlag": false, "emailCcFlag": false, "hoursBilled": billed, "invoiceHours": billed,
         "enteredBy": ident, "dateEntered": ts(entered), "hourlyRate": rate,
-        "timeSheet": named(5000 + (start.iso_week().week() as i64), &format!("Week {} of {}", start.iso_week().week(), start.year()), "timeSheet_href", format!("/time/sheets/{}", 5000 + start.iso_week().week() as i64)),
-        "status": if start.date_naive() < g.today - Duration::days(14) { "ApprovedByTierOne" } else { "Open" },
         "ticket": g.r(Kind::Ticket, ticket), "ticketBoard": t["board"]["name"],
         "ticketStatus": t["status"]["name"], "invoiceFlag": bill == "Billable",
         "extendedInvoiceAmount": round2(billed * rate), "locationName": "Main",
         "_info": {"lastUpdated": ts(entered), "updatedBy": ident},
     });
+    // The member's time sheet for the day; the entry carries its status, as Manage does.
+    match sheet_of(&g.t, member, start.date_naive()) {
+        Some(sheet) => {
+            e["status"] = sheet["status"].clone();
+            e["timeSheet"] = sheet_reference(&sheet);
+        }
+        None => e["status"] = json!("Open"),
+    }
     if let Some(v) = t.get("type") {
         e["ticketType"] = v["name"].clone();
     }
@@ -3763,6 +4135,15 @@ fn build_project_tickets(g: &mut Gen) {
     ];
     for p in projects {
         let project = p["id"].as_i64().unwrap_or_default();
+        // The planted closed project comes with its own tickets.
+        if g.t
+            .table(Kind::ProjectTicket)
+            .rows
+            .values()
+            .any(|t| t["project"]["id"] == project)
+        {
+            continue;
+        }
         let start = p["estimatedStart"]
             .as_str()
             .and_then(crate::query::parse_datetime)
@@ -4048,6 +4429,25 @@ mod tests {
         assert_eq!(truth.time.noteless.len(), 3);
         assert_eq!(truth.time.billable_mismatches.len(), 3);
         assert_eq!(truth.time.on_closed_tickets.len(), 2);
+        assert_eq!(truth.time.in_closed_periods.len(), 2);
+        assert_eq!(truth.time.agreement_billable_mismatches.len(), 2);
+        assert_eq!(truth.time.on_closed_projects.len(), 2);
+        // Every entry sits in its member's time sheet and carries that sheet's status, but the
+        // two planted late entries, still open in an approved sheet.
+        let late: BTreeSet<i64> = truth
+            .time
+            .in_closed_periods
+            .iter()
+            .map(|p| p.entry_id)
+            .collect();
+        for e in t.table(Kind::TimeEntry).rows.values() {
+            let sheet = t
+                .get(Kind::TimeSheet, e["timeSheet"]["id"].as_i64().unwrap())
+                .unwrap();
+            assert_eq!(sheet["member"]["id"], e["member"]["id"]);
+            let id = e["id"].as_i64().unwrap();
+            assert_eq!(late.contains(&id), sheet["status"] != e["status"], "{id}");
+        }
         let windows: Vec<i64> = truth
             .agreements
             .expiring

@@ -36,6 +36,10 @@ pub enum Kind {
     PurchaseOrder,
     PurchaseOrderStatus,
     ExpenseReport,
+    TimePeriodSetup,
+    TimePeriod,
+    TimeSheet,
+    AgreementWorkType,
 }
 
 impl Kind {
@@ -69,6 +73,10 @@ impl Kind {
             Kind::PurchaseOrder => "PurchaseOrder",
             Kind::PurchaseOrderStatus => "PurchaseOrderStatus",
             Kind::ExpenseReport => "ExpenseReport",
+            Kind::TimePeriodSetup => "TimePeriodSetup",
+            Kind::TimePeriod => "TimePeriod",
+            Kind::TimeSheet => "TimeSheet",
+            Kind::AgreementWorkType => "AgreementWorkType",
         }
     }
 
@@ -102,6 +110,10 @@ impl Kind {
             Kind::PurchaseOrder => "Purchase Order",
             Kind::PurchaseOrderStatus => "Purchase Order Status",
             Kind::ExpenseReport => "Expense Report",
+            Kind::TimePeriodSetup => "Time Period Setup",
+            Kind::TimePeriod => "Time Period",
+            Kind::TimeSheet => "Time Sheet",
+            Kind::AgreementWorkType => "Agreement Work Type",
         }
     }
 
@@ -125,7 +137,8 @@ impl Kind {
                 Some(&["board", "id"])
             }
             Kind::Note | Kind::Task => Some(&["ticketId"]),
-            Kind::Addition => Some(&["agreementId"]),
+            Kind::Addition | Kind::AgreementWorkType => Some(&["agreementId"]),
+            Kind::TimePeriod => Some(&["timePeriodSetup", "id"]),
             _ => None,
         }
     }
@@ -175,6 +188,16 @@ impl Kind {
             Kind::PurchaseOrder => format!("/procurement/purchaseorders/{id}"),
             Kind::PurchaseOrderStatus => format!("/procurement/purchaseorderstatuses/{id}"),
             Kind::ExpenseReport => format!("/expense/reports/{id}"),
+            Kind::TimePeriodSetup => format!("/time/timePeriodSetups/{id}"),
+            Kind::TimePeriod => format!(
+                "/time/timePeriodSetups/{}/periods/{id}",
+                parent(&["timePeriodSetup", "id"])
+            ),
+            Kind::TimeSheet => format!("/time/sheets/{id}"),
+            Kind::AgreementWorkType => format!(
+                "/finance/agreements/{}/worktypes/{id}",
+                parent(&["agreementId"])
+            ),
         }
     }
 }
@@ -379,7 +402,11 @@ impl Tenant {
             | Kind::UnpostedInvoice
             | Kind::PurchaseOrder
             | Kind::PurchaseOrderStatus
-            | Kind::ExpenseReport => {
+            | Kind::ExpenseReport
+            | Kind::TimePeriodSetup
+            | Kind::TimePeriod
+            | Kind::TimeSheet
+            | Kind::AgreementWorkType => {
                 return None;
             }
         };

@@ -87,6 +87,42 @@ pub struct TimeOnClosed {
     pub time_start: String,
 }
 
+/// Time entered into a period whose time sheet is no longer open (submitted or approved): the
+/// entry is still `Open`, so it missed that sheet's approval.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct InClosedPeriod {
+    pub entry_id: i64,
+    pub member_id: i64,
+    pub date: String,
+    pub time_sheet_id: i64,
+    /// The time sheet's `status`.
+    pub sheet_status: String,
+}
+
+/// An entry whose billable option contradicts its agreement's own terms for its work type (the
+/// agreement's `/worktypes` override of `billTime`).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct AgreementBillable {
+    pub entry_id: i64,
+    pub agreement_id: i64,
+    pub work_type: String,
+    /// The agreement work type's `billTime`.
+    pub agreement_bill_time: String,
+    /// The entry's `billableOption`, which contradicts it.
+    pub billable_option: String,
+}
+
+/// Work logged on a project ticket after its project was closed.
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct TimeOnClosedProject {
+    pub entry_id: i64,
+    pub project_id: i64,
+    pub project_ticket_id: i64,
+    /// The project's `actualEnd`.
+    pub closed_date: String,
+    pub time_start: String,
+}
+
 /// Pre-billing anomalies in the time window.
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct TimeTruth {
@@ -100,6 +136,9 @@ pub struct TimeTruth {
     pub noteless: Vec<i64>,
     pub billable_mismatches: Vec<BillableMismatch>,
     pub on_closed_tickets: Vec<TimeOnClosed>,
+    pub in_closed_periods: Vec<InClosedPeriod>,
+    pub agreement_billable_mismatches: Vec<AgreementBillable>,
+    pub on_closed_projects: Vec<TimeOnClosedProject>,
 }
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

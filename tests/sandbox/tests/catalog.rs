@@ -21,6 +21,7 @@ use serde_json::Value;
 const ROOTS: &[&str] = &[
     "Addition",
     "Agreement",
+    "AgreementWorkType",
     "Board",
     "BoardItem",
     "BoardStatus",
@@ -46,6 +47,9 @@ const ROOTS: &[&str] = &[
     "ServiceTask",
     "Ticket",
     "TimeEntry",
+    "TimePeriod",
+    "TimePeriodSetup",
+    "TimeSheet",
     "UnpostedInvoice",
     "WorkRole",
     "WorkType",
