@@ -3,36 +3,13 @@
 //! operations), on a daemon whose connectors are not configured.
 #![allow(clippy::unwrap_used, reason = "test helpers abort on any failure")]
 
-use std::sync::Arc;
+mod support;
 
-use daemon::catalog::Context;
 use daemon::gate::{Caller, Gate};
-use daemon::log::{Options, Store};
-use daemon::redact::Redactor;
-use schemas::config::GateConfig;
 use schemas::event::{Event, Mode};
 use schemas::tool::{ToolCall, ToolOutcome};
 use serde_json::{Value, json};
-
-fn gate(dir: &std::path::Path) -> Gate {
-    let (store, _) =
-        Store::open(&dir.join("log"), &dir.join("cp.json"), Options::default()).unwrap();
-    let ctx = Arc::new(Context::new(
-        Err(daemon::connector::Error::NotConfigured {
-            product: daemon::connector::Product::Manage,
-            problem: "not needed here".into(),
-        }),
-        Vec::new(),
-        chrono::NaiveDate::from_ymd_opt(2026, 3, 2).unwrap(),
-    ));
-    Gate::new(
-        store,
-        ctx,
-        Arc::new(Redactor::default()),
-        GateConfig::default(),
-    )
-    .unwrap()
-}
+use support::offline_gate;
 
 async fn run(gate: &Gate, tool: &str, action: &str, params: Value) -> ToolOutcome {
     gate.dispatch(
@@ -58,7 +35,7 @@ async fn ok(gate: &Gate, tool: &str, action: &str, params: Value) -> Value {
 #[tokio::test]
 async fn money_arithmetic_is_exact_and_refuses_what_it_cannot_read() {
     let dir = tempfile::tempdir().unwrap();
-    let g = gate(dir.path());
+    let g = offline_gate(dir.path());
     let cases = [
         ("sum", json!({"values": ["0.1", "0.2"]}), "0.3"),
         (
@@ -143,7 +120,7 @@ async fn money_arithmetic_is_exact_and_refuses_what_it_cannot_read() {
 #[tokio::test]
 async fn endpoint_search_finds_the_operation_for_a_task() {
     let dir = tempfile::tempdir().unwrap();
-    let g = gate(dir.path());
+    let g = offline_gate(dir.path());
     let cases = [
         (
             "add a note to a ticket",

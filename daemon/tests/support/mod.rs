@@ -1,6 +1,7 @@
 //! The harness the sandbox-backed catalog tests share: a sandbox tenant anchored on 2026-03-02,
 //! a gate over real HTTP with an in-memory plan store that `cw_meta pending` reads, optionally a
-//! ticket history index, and helpers to call actions and read the request journal.
+//! ticket history index, and helpers to call actions and read the request journal; and a gate
+//! with no connector at all, for what needs none.
 #![allow(dead_code, reason = "each test binary uses part of the harness")]
 
 use std::sync::Arc;
@@ -101,6 +102,28 @@ async fn build(with_history: bool) -> World {
         history,
         _dir: dir,
     }
+}
+
+/// A gate whose connectors are not configured, logging under `dir`: for the actions that need
+/// no ConnectWise (`cw_calc`, `cw_meta search`), `help` and the action tables.
+pub fn offline_gate(dir: &std::path::Path) -> Gate {
+    let (store, _) =
+        Store::open(&dir.join("log"), &dir.join("cp.json"), Options::default()).unwrap();
+    let ctx = Arc::new(Context::new(
+        Err(daemon::connector::Error::NotConfigured {
+            product: daemon::connector::Product::Manage,
+            problem: "not needed here".into(),
+        }),
+        Vec::new(),
+        today(),
+    ));
+    Gate::new(
+        store,
+        ctx,
+        Arc::new(Redactor::default()),
+        GateConfig::default(),
+    )
+    .unwrap()
 }
 
 pub fn human() -> Caller {
