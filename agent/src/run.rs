@@ -425,9 +425,18 @@ impl Agent<'_> {
                 }
             }
             if duplicates >= 2 {
-                report.summary =
-                    "stopped: the model kept repeating a call it had already made".into();
                 report.reason = Some("loop: repeated identical calls".into());
+                // Stopped before it proposed anything: the item was not worked, so it is
+                // skipped, not done (the morning feed should not count it as handled).
+                if report.calls.iter().all(|c| c.proposal_id.is_none()) {
+                    report.outcome = ItemOutcome::Skipped;
+                    report.summary = "skipped: the model kept repeating a call it had already \
+                                      made and proposed nothing"
+                        .into();
+                } else {
+                    report.summary =
+                        "stopped: the model kept repeating a call it had already made".into();
+                }
                 return Ok(report);
             }
         }

@@ -459,6 +459,33 @@ async fn budgets_hold_per_item_and_per_run() {
 }
 
 #[tokio::test]
+async fn an_item_the_model_only_loops_on_is_skipped_not_done() {
+    // The same read again and again, never a change: what the 0.5b model did to pre-billing
+    // items in the demo. Nothing was worked, so the feed must not count the items as done.
+    let respond: Respond =
+        Box::new(|req: &Value| Script::call("tickets_get", json!({"id": ticket_of(req).unwrap()})));
+    let w = world(Mode::Observe, |c| c.agent.max_items = 2, Some(respond)).await;
+    let summary = w.night.run(TRIAGE, RunTrigger::Manual, None).await.unwrap();
+    assert_eq!(
+        (summary.items_done, summary.items_skipped),
+        (0, 2),
+        "{summary:?}"
+    );
+    for (_, (outcome, reason, calls)) in item_finished(&w.base.store) {
+        assert_eq!(outcome, ItemOutcome::Skipped);
+        assert_eq!(reason.as_deref(), Some("loop: repeated identical calls"));
+        assert_eq!(
+            calls,
+            [
+                "tickets_get:ok",
+                "tickets_get:duplicate",
+                "tickets_get:duplicate"
+            ]
+        );
+    }
+}
+
+#[tokio::test]
 async fn an_unreachable_or_missing_model_stops_the_run_with_the_reason() {
     // A port nothing listens on.
     let port = std::net::TcpListener::bind("127.0.0.1:0")
