@@ -358,22 +358,19 @@ async fn serve(ctx: &Context, conn: &Stream) -> std::io::Result<()> {
                 let window = crate::feed::Window { since, run, all };
                 let loaded = tokio::task::spawn_blocking(move || {
                     crate::feed::load_until(store.reader(), &window, store.len())
+                        .map_err(|e| e.to_string())
                 })
-                .await;
+                .await
+                .unwrap_or_else(|e| Err(e.to_string()));
                 match loaded {
-                    Ok(Ok((events, basis))) => {
+                    Ok((events, basis)) => {
                         for envelope in events {
                             write_line(&mut out, &Response::Event(Box::new(envelope))).await?;
                         }
                         write_line(&mut out, &Response::FeedBasis(Box::new(basis))).await?;
                     }
-                    Ok(Err(e)) => {
-                        write_line(&mut out, &error(ControlErrorKind::Internal, e.to_string()))
-                            .await?
-                    }
                     Err(e) => {
-                        write_line(&mut out, &error(ControlErrorKind::Internal, e.to_string()))
-                            .await?
+                        write_line(&mut out, &error(ControlErrorKind::Internal, e)).await?;
                     }
                 }
             }

@@ -118,7 +118,7 @@ pub fn compare(
 }
 
 /// JSON equality that takes `3` and `3.0` as the same number (shared with the trust tally).
-pub use schemas::projection::same;
+use schemas::projection::same;
 
 /// One refresh at a time (a night run's and `nightjarctl trust --refresh` could otherwise both
 /// observe the same proposal).
